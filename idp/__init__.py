@@ -1,0 +1,64 @@
+"""The Net-entreprises identity provider: ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp.config import load_settings
+from idp.extensions import babel, csrf, db, migrate, select_locale, store
+from idp.sessions import StoreSessionInterface
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: embedded defaults, then ``IDP_*`` variables, then ``config``."""
+    app = Flask(
+        __name__,
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_relative_config=True,
+    )
+    app.config.update(load_settings(app.instance_path, config))
+
+    if app.config["TRUSTED_PROXIES"]:
+        # Only behind a known number of proxies may X-Forwarded-For name the client: the
+        # per-IP throttle and the journal would otherwise trust an address the client chose.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
+                                x_proto=1)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    store.init_app(app)
+    app.session_interface = StoreSessionInterface(
+        store.get_from(app), app.config["SESSION_IDLE_MINUTES"]
+    )
+
+    _import_models()
+    _register_blueprints(app)
+
+    from idp import cli, errors, web
+
+    errors.init_app(app)
+    web.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _import_models() -> None:
+    """Load every model so that the metadata (and Alembic) knows all tables."""
+    from idp.accounts import models as _accounts  # noqa: F401
+    from idp.audit import models as _audit  # noqa: F401
+    from idp.directory import models as _directory  # noqa: F401
+    from idp.habilitations import models as _habilitations  # noqa: F401
+    from idp.oidc import models as _oidc  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from idp.accounts.views import bp as accounts_bp
+
+    app.register_blueprint(accounts_bp)

@@ -1,0 +1,110 @@
+"""Accounts: the people who sign in for an establishment, and their second factors."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.directory.models import Establishment
+from idp.extensions import db
+from idp.models_common import UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    """What an account may do for its company."""
+
+    ADMINISTRATOR = "administrator"
+    DECLARANT = "declarant"
+
+
+class Status(enum.StrEnum):
+    """Where an account stands in its life."""
+
+    PENDING_EMAIL = "pending_email"
+    ACTIVE = "active"
+    CANDIDATE_ADMIN = "candidate_admin"
+    LOCKED = "locked"
+    REMOVED = "removed"
+
+
+def _str_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
+    """A portable enum column: a VARCHAR with a CHECK constraint on both databases."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Account(db.Model):
+    """A person who signs in with SIRET + Nom + Prénom + mot de passe; ``id`` is the OIDC sub."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        # The login triple, unique among accounts that are not removed; also the sign-in lookup.
+        Index(
+            "uq_accounts_login",
+            "siret",
+            "last_name_key",
+            "first_name_key",
+            unique=True,
+            sqlite_where=text("status != 'removed'"),
+            postgresql_where=text("status != 'removed'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    siret: Mapped[str] = mapped_column(ForeignKey("establishments.siret"))
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    # Case- and accent-folded names (see accounts.names.name_key): what sign-in compares.
+    last_name_key: Mapped[str] = mapped_column(String(100))
+    first_name_key: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(_str_enum(Role, "account_role"))
+    status: Mapped[Status] = mapped_column(_str_enum(Status, "account_status"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    secret_question: Mapped[str | None] = mapped_column(String(200))
+    secret_answer_hash: Mapped[str | None] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Last TOTP time step accepted: a code of that step or an earlier one is a replay.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    establishment: Mapped[Establishment] = relationship()
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(
+        back_populates="account", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_administrator(self) -> bool:
+        """Whether the account manages its company (declarants, habilitations…)."""
+        return self.role is Role.ADMINISTRATOR
+
+
+class RecoveryCode(db.Model):
+    """A one-use 2FA recovery code, stored hashed."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(Text)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(back_populates="recovery_codes")

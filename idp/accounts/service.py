@@ -1,0 +1,123 @@
+"""Sign-in logic: no Flask request here, only injected dependencies (store, hasher, journal)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account, Status
+from idp.accounts.names import name_key
+from idp.accounts.passwords import PasswordHasher
+from idp.accounts.throttling import LoginThrottle
+from idp.audit.service import AuditJournal, Origin
+from idp.models_common import utcnow
+
+
+class InvalidCredentials(Exception):
+    """The SIRET, names and password do not designate an account (which part is not said)."""
+
+
+class AccountLocked(Exception):
+    """The password was right but the account is locked."""
+
+
+class EmailNotVerified(Exception):
+    """The password was right but the e-mail address has not been validated yet."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a person types to sign in."""
+
+    siret: str
+    last_name: str
+    first_name: str
+    password: str
+
+    @property
+    def throttle_id(self) -> str:
+        """The account being tried, known or not, as the per-account limiter sees it."""
+        return "|".join((self.siret, name_key(self.last_name), name_key(self.first_name)))
+
+
+class AuthenticationService:
+    """Checks credentials, throttles failures, keeps hashes current, journals the outcome."""
+
+    def __init__(
+        self,
+        session: Session,
+        hasher: PasswordHasher,
+        account_throttle: LoginThrottle,
+        ip_throttle: LoginThrottle,
+        journal: AuditJournal,
+    ):
+        self._session = session
+        self._hasher = hasher
+        self._account_throttle = account_throttle
+        self._ip_throttle = ip_throttle
+        self._journal = journal
+
+    def find_account(self, siret: str, last_name: str, first_name: str) -> Account | None:
+        """The account with this login triple that is not removed, if any."""
+        return self._session.scalar(
+            select(Account).where(
+                Account.siret == siret,
+                Account.last_name_key == name_key(last_name),
+                Account.first_name_key == name_key(first_name),
+                Account.status != Status.REMOVED,
+            )
+        )
+
+    def authenticate(self, credentials: Credentials, origin: Origin) -> Account:
+        """Return the account, or raise InvalidCredentials, TooManyFailedLogins, AccountLocked
+        or EmailNotVerified."""
+        # Both limiters are checked before any lookup: a waiting account answers the same
+        # whether it exists or not, so the wait tells nothing about who has an account.
+        self._ip_throttle.check(origin.ip or "unknown")
+        self._account_throttle.check(credentials.throttle_id)
+
+        account = self.find_account(credentials.siret, credentials.last_name,
+                                    credentials.first_name)
+        if account is None:
+            self._hasher.burn_unknown_account(credentials.password)
+            raise self._failure(credentials, origin, None)
+        if not self._hasher.verify(account.password_hash, credentials.password):
+            raise self._failure(credentials, origin, account)
+
+        if account.status is Status.LOCKED:
+            self._journal_outcome(credentials, origin, account, "failure", "account_locked")
+            raise AccountLocked()
+        if account.status is Status.PENDING_EMAIL:
+            self._journal_outcome(credentials, origin, account, "failure", "email_not_verified")
+            raise EmailNotVerified()
+
+        self._account_throttle.reset(credentials.throttle_id)
+        if self._hasher.needs_rehash(account.password_hash):
+            account.password_hash = self._hasher.hash(credentials.password)
+        account.last_login_at = utcnow()
+        self._journal_outcome(credentials, origin, account, "success", None)
+        return account
+
+    def record_logout(self, account: Account, origin: Origin) -> None:
+        """Journal that ``account`` signed out."""
+        self._journal.record("logout", "success", account_id=account.id, origin=origin)
+        self._session.commit()
+
+    def _failure(self, credentials: Credentials, origin: Origin,
+                 account: Account | None) -> InvalidCredentials:
+        """Count and journal a wrong password or unknown account; return the error to raise."""
+        self._account_throttle.fail(credentials.throttle_id)
+        self._ip_throttle.fail(origin.ip or "unknown")
+        self._journal_outcome(credentials, origin, account, "failure", "invalid_credentials")
+        return InvalidCredentials()
+
+    def _journal_outcome(self, credentials: Credentials, origin: Origin,
+                         account: Account | None, outcome: str, reason: str | None) -> None:
+        details = {"siret": credentials.siret}
+        if reason:
+            details["reason"] = reason
+        self._journal.record("login", outcome, account_id=account.id if account else None,
+                             origin=origin, details=details)
+        self._session.commit()

@@ -1,0 +1,85 @@
+"""« Vous connecter », « Vous déconnecter » and « Votre compte »."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+
+from idp.accounts.auth import current_account, login_required, sign_in, sign_out
+from idp.accounts.forms import LoginForm, LogoutForm
+from idp.accounts.service import AccountLocked, EmailNotVerified, InvalidCredentials
+from idp.accounts.throttling import TooManyFailedLogins
+from idp.services import authentication_service
+from idp.web import is_local_path, request_origin
+
+bp = Blueprint("accounts", __name__)
+
+
+def _wait_message(seconds: int) -> str:
+    delay = format_timedelta(timedelta(seconds=seconds), threshold=1, granularity="second")
+    return _("Trop de tentatives de connexion infructueuses. "
+             "Veuillez patienter %(delay)s avant de réessayer.", delay=delay)
+
+
+@bp.get("/")
+def home():
+    """The home page leads to the account space, or to sign-in."""
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/connexion", methods=["GET", "POST"])
+def login():
+    """« Vous connecter »: SIRET, Nom, Prénom, Mot de passe."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        form.siret.data = request.args.get("siret", "")
+    next_url = form.next.data if is_local_path(form.next.data) else None
+
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            account = authentication_service().authenticate(form.credentials(), request_origin())
+        except TooManyFailedLogins as exc:
+            error, status = _wait_message(exc.resets_in), 429
+        except InvalidCredentials:
+            error, status = _("Les informations saisies ne permettent pas de vous identifier. "
+                              "Vérifiez le SIRET, le nom, le prénom et le mot de passe."), 401
+        except AccountLocked:
+            error, status = _("Votre compte est bloqué. "
+                              "Contactez l'administrateur de votre entreprise."), 403
+        except EmailNotVerified:
+            error, status = _("Votre adresse électronique n'a pas encore été validée : "
+                              "cliquez sur le lien reçu par courriel pour activer votre "
+                              "compte."), 403
+        else:
+            sign_in(account, ["pwd"])
+            return redirect(next_url or url_for("accounts.account"))
+    elif form.is_submitted():
+        status = 400
+    return render_template("accounts/login.html", form=form, error=error), status
+
+
+@bp.route("/deconnexion", methods=["GET", "POST"])
+def logout():
+    """« Vous déconnecter »: a confirmation button, then the session ends everywhere."""
+    account = current_account()
+    form = LogoutForm()
+    if account is None:
+        return render_template("accounts/logged_out.html")
+    if form.validate_on_submit():
+        authentication_service().record_logout(account, request_origin())
+        sign_out()
+        return render_template("accounts/logged_out.html")
+    return render_template("accounts/logout.html", form=form, account=account)
+
+
+@bp.get("/compte")
+@login_required
+def account():
+    """« Votre compte »: who is signed in, for which establishment, with which role."""
+    return render_template("accounts/account.html", account=current_account(),
+                           logout_form=LogoutForm())

@@ -1,0 +1,80 @@
+"""The ``flask --app wsgi idp …`` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from idp.demo import DemoLoader, as_json
+from idp.directory.importer import DirectoryImporter, ImportReport
+from idp.extensions import db
+from idp.services import audit_journal, password_hasher
+
+idp_cli = AppGroup("idp", help="Administration du fournisseur d'identité.")
+directory_cli = AppGroup("directory", help="Répertoire des entreprises et établissements.")
+idp_cli.add_command(directory_cli)
+
+
+def _importer() -> DirectoryImporter:
+    return DirectoryImporter(db.session, audit_journal())
+
+
+def _print_report(report: ImportReport, what: str) -> None:
+    if report.ok:
+        click.echo(f"{report.file} : {report.rows} {what} lu(s), {report.created} créé(s), "
+                   f"{report.updated} mis à jour.")
+        return
+    for error in report.errors:
+        click.echo(f"{report.file}, {error}", err=True)
+    hidden = report.error_count - len(report.errors)
+    if hidden:
+        click.echo(f"… et {hidden} autre(s) ligne(s) en erreur.", err=True)
+    click.echo(f"{report.file} : {report.error_count} ligne(s) en erreur, rien n'a été importé.",
+               err=True)
+
+
+@directory_cli.command("import")
+@click.argument("establishments", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--unites-legales", "companies", type=click.Path(exists=True, dir_okay=False,
+                                                               path_type=Path),
+              help="Fichier StockUniteLegale (siren, denominationUniteLegale) à importer avant.")
+def import_directory(establishments: Path, companies: Path | None) -> None:
+    """Importe un fichier SIRENE StockEtablissement (CSV) ; chaque fichier est tout ou rien."""
+    importer = _importer()
+    if companies:
+        with companies.open(encoding="utf-8", newline="") as stream:
+            report = importer.import_companies(stream, companies.name)
+        _print_report(report, "unité(s) légale(s)")
+        if not report.ok:
+            raise SystemExit(1)
+    with establishments.open(encoding="utf-8", newline="") as stream:
+        report = importer.import_establishments(stream, establishments.name)
+    _print_report(report, "établissement(s)")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@idp_cli.command("demo")
+@click.option("--json", "as_json_output", is_flag=True, help="Identifiants au format JSON.")
+def load_demo(as_json_output: bool) -> None:
+    """Met la base à jour et charge les données de démonstration (relançable sans risque)."""
+    upgrade()
+    people = DemoLoader(db.session, password_hasher(), _importer()).load()
+    if as_json_output:
+        click.echo(json.dumps(as_json(people), ensure_ascii=False, indent=2))
+        return
+    click.echo("Données de démonstration chargées. Comptes (SIRET / Nom / Prénom / Mot de passe) :")
+    for person in people:
+        role = "administrateur" if person.role == "administrator" else "déclarant"
+        click.echo(f"  {person.siret}  {person.last_name:<10} {person.first_name:<8} "
+                   f"{person.password:<13} {role}, {person.company}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the ``idp`` command group."""
+    app.cli.add_command(idp_cli)

@@ -1,0 +1,106 @@
+"""Settings: embedded defaults, overridden by ``IDP_*`` environment variables, then by tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+# Floors from OWASP's password storage cheat sheet for argon2id (m=19 MiB, t=2, p=1):
+# DESIGN.md §7 promises never to go below them, whatever the configuration says.
+ARGON2_MIN_MEMORY_KIB = 19 * 1024
+ARGON2_MIN_TIME_COST = 2
+
+
+class ConfigurationError(RuntimeError):
+    """A setting has a value the IdP refuses to run with."""
+
+
+def _int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} doit être un nombre entier (reçu : {value!r})") from exc
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on", "oui"}
+
+
+# Every setting the IdP reads, with its embedded default. The environment variable is the
+# setting's name prefixed with ``IDP_`` (IDP_DATABASE_URL, IDP_REDIS_URL, …).
+DEFAULTS: dict[str, object] = {
+    "DATABASE_URL": None,  # None: a SQLite file in the instance folder
+    "REDIS_URL": None,  # None: the in-process store (one process only)
+    "STORE_PREFIX": "idp:",
+    "SECRET_KEY": None,  # None: generated once and kept in the instance folder
+    "ISSUER": "http://localhost:5000",
+    "SESSION_IDLE_MINUTES": 60,
+    "ARGON2_TIME_COST": 3,  # argon2-cffi's RFC 9106 "low memory" profile
+    "ARGON2_MEMORY_KIB": 64 * 1024,
+    "ARGON2_PARALLELISM": 4,
+    "LOGIN_FREE_ATTEMPTS": 3,  # failures per account before waits start
+    "LOGIN_IP_FREE_ATTEMPTS": 20,  # failures per IP address before waits start
+    "LOGIN_BASE_DELAY_SECONDS": 30,  # first wait; it doubles with each further failure
+    "LOGIN_MAX_DELAY_SECONDS": 15 * 60,
+    "LOGIN_FAILURE_WINDOW_SECONDS": 60 * 60,  # failures are forgotten after this quiet time
+    "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of us
+}
+
+INT_SETTINGS = {name for name, value in DEFAULTS.items() if isinstance(value, int)}
+
+
+def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
+    """Return the Flask config: defaults, then ``IDP_*`` variables, then ``overrides``."""
+    settings = dict(DEFAULTS)
+    for name in DEFAULTS:
+        raw = os.environ.get(f"IDP_{name}")
+        if raw not in (None, ""):
+            settings[name] = _int(raw, f"IDP_{name}") if name in INT_SETTINGS else raw
+    settings.update(overrides or {})
+
+    instance = Path(instance_path)
+    if not settings["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{instance / 'idp.sqlite3'}"
+    if not settings["SECRET_KEY"]:
+        settings["SECRET_KEY"] = _instance_secret(instance)
+    _check_argon2_floor(settings)
+
+    secure = str(settings["ISSUER"]).startswith("https://")
+    settings.update(
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_NAME="idp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        BABEL_DEFAULT_LOCALE="fr",
+        BABEL_DEFAULT_TIMEZONE="Europe/Paris",
+        LANGUAGES=("fr", "en"),
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+    )
+    return settings
+
+
+def _instance_secret(instance: Path) -> str:
+    """Keep one random secret key per instance so restarts keep sessions and CSRF tokens."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _check_argon2_floor(settings: dict) -> None:
+    if int(settings["ARGON2_MEMORY_KIB"]) < ARGON2_MIN_MEMORY_KIB:
+        raise ConfigurationError(
+            f"IDP_ARGON2_MEMORY_KIB doit valoir au moins {ARGON2_MIN_MEMORY_KIB} (19 Mio)"
+        )
+    if int(settings["ARGON2_TIME_COST"]) < ARGON2_MIN_TIME_COST:
+        raise ConfigurationError(
+            f"IDP_ARGON2_TIME_COST doit valoir au moins {ARGON2_MIN_TIME_COST}"
+        )

@@ -1,0 +1,209 @@
+"""Demo data: the sample directory, a service catalogue, accounts, a portfolio, habilitations.
+
+Loading twice changes nothing but the demo passwords, which are set back to their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account, Role, Status
+from idp.accounts.names import name_key
+from idp.accounts.passwords import PasswordHasher
+from idp.directory.importer import DirectoryImporter
+from idp.habilitations.models import (
+    DeclarantLink,
+    Granularity,
+    Habilitation,
+    Portfolio,
+    PortfolioClient,
+    PortfolioService,
+    Right,
+    Service,
+    Subscription,
+)
+from idp.models_common import utcnow
+
+SAMPLE = Path(__file__).parent / "directory" / "sample"
+ESTABLISHMENTS_FILE = SAMPLE / "StockEtablissement_sample.csv"
+COMPANIES_FILE = SAMPLE / "StockUniteLegale_sample.csv"
+
+# code, label, granularity, rights, implied_by, requires a declarant–declared link
+CATALOGUE = [
+    ("DSN", "Déclaration sociale nominative", Granularity.SIRET, ["declarer", "payer"], [], False),
+    ("DUCS", "Déclaration unifiée de cotisations sociales", Granularity.SIRET,
+     ["declarer", "payer"], [], False),
+    ("ATMP", "Compte AT/MP", Granularity.SIRET, ["consulter"], [], True),
+    ("MCF", "Mon Compte Formation", Granularity.SIREN, ["declarer", "consulter"], [], False),
+    ("PPREV", "Passeport de prévention", Granularity.SIREN, ["declarer", "consulter"],
+     ["ATMP", "MCF"], False),
+    ("DOETH", "Déclaration d'obligation d'emploi des travailleurs handicapés",
+     Granularity.SIREN, ["declarer", "consulter"], [], False),
+]
+
+TRANSPORTS_SIREN = "528144322"
+TRANSPORTS_SIEGE = "52814432200013"
+TRANSPORTS_VILLEURBANNE = "52814432200021"
+TRANSPORTS_GRENOBLE = "52814432200039"
+CABINET_SIRET = "43917721300014"
+PORTFOLIO_CLIENTS = ["81234567600017", "82455210300015", "83016547800017", "44231785500017"]
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    """A demo account and the credentials to sign in with."""
+
+    siret: str
+    last_name: str
+    first_name: str
+    password: str
+    role: str
+    email: str
+    company: str
+
+
+PEOPLE = [
+    DemoPerson(TRANSPORTS_SIEGE, "Lefèvre", "Sophie", "Camions2026", "administrator",
+               "sophie.lefevre@transports-lefevre.example", "Transports Lefèvre (siège)"),
+    DemoPerson(TRANSPORTS_VILLEURBANNE, "Benali", "Karim", "Benali2026", "declarant",
+               "karim.benali@transports-lefevre.example", "Transports Lefèvre (Villeurbanne)"),
+    DemoPerson(TRANSPORTS_GRENOBLE, "Roux", "Élodie", "Grenoble2026", "declarant",
+               "elodie.roux@transports-lefevre.example", "Transports Lefèvre (Grenoble)"),
+    DemoPerson(CABINET_SIRET, "Durand", "Marc", "Cabinet2026", "administrator",
+               "marc.durand@cabinet-durand.example", "Cabinet Durand et associés"),
+    DemoPerson(CABINET_SIRET, "Chevalier", "Julie", "Compta2026", "declarant",
+               "julie.chevalier@cabinet-durand.example", "Cabinet Durand et associés"),
+]
+
+# Who granted the declarants their habilitations: their company's administrator.
+GRANTED_BY = {"Karim": "Sophie", "Élodie": "Sophie", "Julie": "Marc"}
+
+
+class DemoLoader:
+    """Loads the demo data in the given database session."""
+
+    def __init__(self, session: Session, hasher: PasswordHasher, importer: DirectoryImporter):
+        self._session = session
+        self._hasher = hasher
+        self._importer = importer
+
+    def load(self) -> list[DemoPerson]:
+        """Load everything; return the demo people and their credentials."""
+        with COMPANIES_FILE.open(encoding="utf-8") as stream:
+            self._importer.import_companies(stream, COMPANIES_FILE.name)
+        with ESTABLISHMENTS_FILE.open(encoding="utf-8") as stream:
+            self._importer.import_establishments(stream, ESTABLISHMENTS_FILE.name)
+        self._catalogue()
+        accounts = {person.first_name: self._account(person) for person in PEOPLE}
+        self._session.flush()
+        portfolio = self._portfolio()
+        self._subscriptions()
+        self._habilitations(accounts, portfolio)
+        self._session.commit()
+        return PEOPLE
+
+    def _catalogue(self) -> None:
+        for code, label, granularity, rights, implied_by, link in CATALOGUE:
+            service = self._session.get(Service, code) or Service(code=code)
+            service.label = label
+            service.granularity = granularity
+            service.rights = int(Right.from_names(rights))
+            service.implied_by = implied_by
+            service.requires_declarant_link = link
+            service.access_delay_hours = 24
+            self._session.add(service)
+
+    def _account(self, person: DemoPerson) -> Account:
+        account = self._session.scalar(select(Account).where(
+            Account.siret == person.siret,
+            Account.last_name_key == name_key(person.last_name),
+            Account.first_name_key == name_key(person.first_name),
+            Account.status != Status.REMOVED,
+        )) or Account(siret=person.siret, created_at=utcnow())
+        account.last_name = person.last_name
+        account.first_name = person.first_name
+        account.last_name_key = name_key(person.last_name)
+        account.first_name_key = name_key(person.first_name)
+        account.email = person.email
+        account.email_verified = True
+        account.role = Role(person.role)
+        account.status = Status.ACTIVE
+        account.password_hash = self._hasher.hash(person.password)
+        account.password_changed_at = utcnow()
+        self._session.add(account)
+        return account
+
+    def _portfolio(self) -> Portfolio:
+        portfolio = self._session.scalar(select(Portfolio).where(
+            Portfolio.owner_siret == CABINET_SIRET, Portfolio.name == "Clients lyonnais"))
+        if portfolio is None:
+            portfolio = Portfolio(owner_siret=CABINET_SIRET, name="Clients lyonnais")
+            portfolio.services = [PortfolioService(service_code=c) for c in ("DSN", "DUCS",
+                                                                               "ATMP")]
+            portfolio.clients = [PortfolioClient(siret=s) for s in PORTFOLIO_CLIENTS]
+            self._session.add(portfolio)
+            self._session.flush()
+        for siret in PORTFOLIO_CLIENTS:
+            link = self._session.get(DeclarantLink, (CABINET_SIRET, siret)) or DeclarantLink(
+                declarant_siret=CABINET_SIRET, declared_siret=siret)
+            link.last_dsn_at = utcnow() - timedelta(days=20)
+            self._session.add(link)
+        return portfolio
+
+    def _subscriptions(self) -> None:
+        since = utcnow() - timedelta(days=30)
+        wanted = [(s, "DSN") for s in (TRANSPORTS_SIEGE, TRANSPORTS_VILLEURBANNE,
+                                       TRANSPORTS_GRENOBLE, CABINET_SIRET, *PORTFOLIO_CLIENTS)]
+        wanted += [(TRANSPORTS_SIEGE, "ATMP"), (TRANSPORTS_GRENOBLE, "ATMP"),
+                   (TRANSPORTS_VILLEURBANNE, "DUCS")]
+        for siret, code in wanted:
+            exists = self._session.scalar(select(Subscription.id).where(
+                Subscription.siret == siret, Subscription.service_code == code))
+            if exists is None:
+                self._session.add(Subscription(service_code=code, siret=siret,
+                                               subscribed_at=since, effective_from=since))
+        mcf = select(Subscription.id).where(Subscription.siren == TRANSPORTS_SIREN,
+                                            Subscription.service_code == "MCF")
+        if self._session.scalar(mcf) is None:
+            self._session.add(Subscription(service_code="MCF", siren=TRANSPORTS_SIREN,
+                                           subscribed_at=since, effective_from=since))
+
+    def _habilitations(self, accounts: dict[str, Account], portfolio: Portfolio) -> None:
+        since = utcnow() - timedelta(days=2)
+        admin = accounts["Sophie"]
+        grants = [
+            (admin, "DSN", {"siren": TRANSPORTS_SIREN}, ["declarer", "payer"]),
+            (admin, "ATMP", {"siren": TRANSPORTS_SIREN}, ["consulter"]),
+            (admin, "MCF", {"siren": TRANSPORTS_SIREN}, ["declarer", "consulter"]),
+            (accounts["Karim"], "DSN", {"siret": TRANSPORTS_VILLEURBANNE}, ["declarer"]),
+            (accounts["Karim"], "DUCS", {"siret": TRANSPORTS_VILLEURBANNE},
+             ["declarer", "payer"]),
+            (accounts["Élodie"], "DSN", {"siret": TRANSPORTS_GRENOBLE}, ["declarer"]),
+            (accounts["Élodie"], "ATMP", {"siret": TRANSPORTS_GRENOBLE}, ["consulter"]),
+            (accounts["Marc"], "DSN", {"siret": CABINET_SIRET}, ["declarer", "payer"]),
+            (accounts["Marc"], "DSN", {"portfolio_id": portfolio.id}, ["declarer", "payer"]),
+            (accounts["Julie"], "DSN", {"portfolio_id": portfolio.id}, ["declarer"]),
+            (accounts["Julie"], "ATMP", {"portfolio_id": portfolio.id}, ["consulter"]),
+        ]
+        for account, code, scope, rights in grants:
+            (column, value), = scope.items()
+            habilitation = self._session.scalar(select(Habilitation).where(
+                Habilitation.account_id == account.id, Habilitation.service_code == code,
+                getattr(Habilitation, column) == value))
+            if habilitation is None:
+                granter = accounts.get(GRANTED_BY.get(account.first_name, ""))
+                habilitation = Habilitation(account_id=account.id, service_code=code,
+                                            effective_from=since, granted_at=since,
+                                            granted_by=granter.id if granter else None, **scope)
+            habilitation.rights = int(Right.from_names(rights))
+            self._session.add(habilitation)
+
+
+def as_json(people: list[DemoPerson]) -> list[dict]:
+    """The demo credentials, for scripts."""
+    return [asdict(person) for person in people]

@@ -1,0 +1,242 @@
+"""Import of the INSEE SIRENE stock files into the directory (RCD).
+
+Streams the CSV in batches inside one transaction: a file of a million rows never sits in
+memory, and a file with a bad row imports nothing (all-or-nothing per file).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from stdnum.exceptions import ValidationError
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+from idp.audit.service import AuditJournal
+from idp.db_helpers import upsert
+from idp.directory.models import Company, Establishment
+from idp.models_common import utcnow
+
+BATCH_SIZE = 1000
+MAX_REPORTED_ERRORS = 100
+
+ESTABLISHMENT_COLUMNS = ("siren", "nic", "siret", "etablissementSiege",
+                         "etatAdministratifEtablissement")
+COMPANY_COLUMNS = ("siren", "denominationUniteLegale")
+
+
+@dataclass
+class RowError:
+    """A rejected line of the file."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"ligne {self.line} : {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or why it did nothing."""
+
+    file: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the file was imported (no bad row)."""
+        return self.error_count == 0
+
+    def reject(self, line: int, reason: str) -> None:
+        """Record a bad row (only the first ones are kept in full)."""
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(line, reason))
+
+
+class RowRejected(Exception):
+    """A row that cannot be imported, with the reason in French."""
+
+
+def _text(row: dict, column: str) -> str | None:
+    value = (row.get(column) or "").strip()
+    return value or None
+
+
+def _check_siren(value: str | None) -> str:
+    if not value or not value.isdigit() or len(value) != 9:
+        raise RowRejected(f"SIREN « {value or ''} » : 9 chiffres attendus")
+    try:
+        return stdnum_siren.validate(value)
+    except ValidationError as exc:
+        raise RowRejected(f"SIREN « {value} » invalide (clé de contrôle)") from exc
+
+
+def _establishment(row: dict) -> dict:
+    """The establishments row for one CSV row, or RowRejected."""
+    siren = _check_siren(_text(row, "siren"))
+    nic = _text(row, "nic") or ""
+    if not nic.isdigit() or len(nic) != 5:
+        raise RowRejected(f"NIC « {nic} » : 5 chiffres attendus")
+    siret = _text(row, "siret") or ""
+    if not siret.isdigit() or len(siret) != 14:
+        raise RowRejected(f"SIRET « {siret} » : 14 chiffres attendus")
+    if siret != siren + nic:
+        raise RowRejected(f"SIRET « {siret} » différent de SIREN + NIC ({siren}{nic})")
+    try:
+        stdnum_siret.validate(siret)  # Luhn, or La Poste's digit sum for SIREN 356000000
+    except ValidationError as exc:
+        raise RowRejected(f"SIRET « {siret} » invalide (clé de contrôle)") from exc
+    headquarters = (_text(row, "etablissementSiege") or "").lower()
+    if headquarters not in ("true", "false"):
+        raise RowRejected("etablissementSiege doit valoir true ou false")
+    state = _text(row, "etatAdministratifEtablissement")
+    if state not in ("A", "F"):
+        raise RowRejected("etatAdministratifEtablissement doit valoir A (actif) ou F (fermé)")
+    return {
+        "siret": siret,
+        "siren": siren,
+        "nic": nic,
+        "is_headquarters": headquarters == "true",
+        "name": _text(row, "denominationUsuelleEtablissement")
+        or _text(row, "enseigne1Etablissement"),
+        "street_number": _text(row, "numeroVoieEtablissement"),
+        "street_type": _text(row, "typeVoieEtablissement"),
+        "street_name": _text(row, "libelleVoieEtablissement"),
+        "postal_code": _text(row, "codePostalEtablissement"),
+        "city": _text(row, "libelleCommuneEtablissement"),
+        "active": state == "A",
+        "updated_at": utcnow(),
+    }
+
+
+def _company(row: dict) -> dict:
+    """The companies row for one StockUniteLegale row, or RowRejected."""
+    siren = _check_siren(_text(row, "siren"))
+    name = _text(row, "denominationUniteLegale") or " ".join(
+        p for p in (_text(row, "prenom1UniteLegale"), _text(row, "nomUniteLegale")) if p
+    )
+    if not name:
+        raise RowRejected("denominationUniteLegale vide")
+    return {"siren": siren, "name": name, "updated_at": utcnow()}
+
+
+def _rows(stream: TextIO, required: tuple[str, ...], report: ImportReport) -> Iterator[tuple]:
+    """Yield (line number, row) from a CSV stream whose header holds ``required``."""
+    reader = csv.DictReader(stream)
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
+    if missing:
+        report.reject(1, "colonne(s) obligatoire(s) absente(s) : " + ", ".join(missing))
+        return
+    for row in reader:
+        yield reader.line_num, row
+
+
+class DirectoryImporter:
+    """Imports SIRENE stock files in the caller's database session, journaling each file."""
+
+    def __init__(self, session: Session, journal: AuditJournal):
+        self._session = session
+        self._journal = journal
+
+    def import_companies(self, stream: TextIO, name: str) -> ImportReport:
+        """Import a StockUniteLegale-style file: company names by SIREN."""
+        report = ImportReport(file=name)
+        batch: dict[str, dict] = {}
+        for line, row in _rows(stream, COMPANY_COLUMNS, report):
+            report.rows += 1
+            try:
+                company = _company(row)
+            except RowRejected as exc:
+                report.reject(line, str(exc))
+                continue
+            if report.ok:  # after a bad row nothing is written: only errors are collected
+                batch[company["siren"]] = company  # a SIREN twice in a batch: the last wins
+                if len(batch) >= BATCH_SIZE:
+                    self._write_companies(batch, report)
+        if report.ok:
+            self._write_companies(batch, report)
+        return self._finish("directory.import_companies", report)
+
+    def import_establishments(self, stream: TextIO, name: str) -> ImportReport:
+        """Import a StockEtablissement-style file."""
+        report = ImportReport(file=name)
+        batch: dict[str, dict] = {}
+        for line, row in _rows(stream, ESTABLISHMENT_COLUMNS, report):
+            report.rows += 1
+            try:
+                establishment = _establishment(row)
+            except RowRejected as exc:
+                report.reject(line, str(exc))
+                continue
+            if report.ok:
+                batch[establishment["siret"]] = establishment
+                if len(batch) >= BATCH_SIZE:
+                    self._write_establishments(batch, report)
+        if report.ok:
+            self._write_establishments(batch, report)
+        return self._finish("directory.import_establishments", report)
+
+    def _count_existing(self, column, keys) -> int:
+        return self._session.scalar(
+            select(func.count()).select_from(column.table).where(column.in_(list(keys)))
+        )
+
+    def _write_companies(self, batch: dict[str, dict], report: ImportReport) -> None:
+        if not batch:
+            return
+        existing = self._count_existing(Company.siren, batch)
+        upsert(self._session, Company.__table__, list(batch.values()), ["siren"],
+               lambda excluded: {"name": excluded.name, "updated_at": excluded.updated_at})
+        report.updated += existing
+        report.created += len(batch) - existing
+        batch.clear()
+
+    def _write_establishments(self, batch: dict[str, dict], report: ImportReport) -> None:
+        if not batch:
+            return
+        # Companies first (foreign key). A company not named by a StockUniteLegale file
+        # takes its siège's name until one is imported.
+        companies: dict[str, dict] = {}
+        for row in batch.values():
+            if row["siren"] not in companies or row["is_headquarters"]:
+                companies[row["siren"]] = {
+                    "siren": row["siren"],
+                    "name": row["name"] if row["is_headquarters"] else None,
+                    "updated_at": row["updated_at"],
+                }
+        company_table = Company.__table__
+        upsert(self._session, company_table, list(companies.values()), ["siren"],
+               lambda excluded: {"name": func.coalesce(company_table.c.name, excluded.name)})
+
+        existing = self._count_existing(Establishment.siret, batch)
+        columns = [c for c in next(iter(batch.values())) if c != "siret"]
+        upsert(self._session, Establishment.__table__, list(batch.values()), ["siret"],
+               lambda excluded: {c: getattr(excluded, c) for c in columns})
+        report.updated += existing
+        report.created += len(batch) - existing
+        batch.clear()
+
+    def _finish(self, action: str, report: ImportReport) -> ImportReport:
+        if report.ok:
+            outcome = "success"
+        else:
+            self._session.rollback()  # all-or-nothing: a bad row undoes the whole file
+            report.created = report.updated = 0
+            outcome = "failure"
+        self._journal.record(action, outcome, details={
+            "file": report.file, "rows": report.rows, "created": report.created,
+            "updated": report.updated, "errors": report.error_count,
+        })
+        self._session.commit()
+        return report

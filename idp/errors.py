@@ -1,0 +1,63 @@
+"""Error pages in French (or English), never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+def _page(status: int, title: str, message: str):
+    return render_template("errors/error.html", title=title, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _page(
+            400,
+            _("Formulaire expiré"),
+            _("Votre session a expiré ou le formulaire n'est plus valide. "
+              "Rechargez la page et recommencez votre saisie."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        titles = {
+            400: _("Requête incorrecte"),
+            403: _("Accès refusé"),
+            404: _("Page introuvable"),
+            405: _("Méthode non autorisée"),
+            413: _("Requête trop volumineuse"),
+            429: _("Trop de requêtes"),
+        }
+        messages = {
+            400: _("La requête envoyée n'a pas pu être comprise."),
+            403: _("Vous n'avez pas accès à cette page."),
+            404: _("La page demandée n'existe pas ou a été déplacée."),
+            405: _("Cette adresse ne peut pas être utilisée de cette façon."),
+            413: _("Les données envoyées dépassent la taille autorisée."),
+            429: _("Trop de requêtes ont été envoyées. Veuillez patienter avant de réessayer."),
+        }
+        code = error.code or 500
+        if code >= 500:
+            return server_error(error)
+        return _page(code, titles.get(code, _("Erreur")),
+                     messages.get(code, _("La requête n'a pas pu aboutir.")))
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error):
+        # The trace goes to the server log, never to the page.
+        log.error("Erreur interne", exc_info=getattr(error, "original_exception", None))
+        return _page(
+            500,
+            _("Service momentanément indisponible"),
+            _("Une erreur technique est survenue. Veuillez réessayer dans quelques instants."),
+        )

@@ -1,0 +1,55 @@
+"""Flask extensions, created here and wired in ``create_app`` with ``init_app``."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from flask_babel import Babel
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import DeclarativeBase
+
+from idp.store import Store, create_store
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every model."""
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
+
+LANGUAGE_COOKIE = "idp_lang"
+
+
+def select_locale() -> str:
+    """French unless the visitor chose English (``?lang=en`` or cookie) or asks for it."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+class StoreExtension:
+    """Gives the app its ephemeral store (see ``idp.store``)."""
+
+    def init_app(self, app: Flask) -> None:
+        """Create the store the settings ask for and attach it to ``app``."""
+        app.extensions["idp_store"] = create_store(
+            app.config["REDIS_URL"], app.config["STORE_PREFIX"]
+        )
+
+    @staticmethod
+    def get_from(app: Flask) -> Store:
+        """The store of ``app``."""
+        return app.extensions["idp_store"]
+
+    def get(self) -> Store:
+        """The current app's store."""
+        return self.get_from(current_app)
+
+
+store = StoreExtension()

@@ -1,0 +1,64 @@
+"""Partner sites (OAuth clients) and the IdP's signing keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.extensions import db
+from idp.habilitations.models import Service
+from idp.models_common import UTCDateTime, utcnow
+
+# Which services a partner hosts: its tokens carry habilitations on these services only.
+client_services = Table(
+    "client_services",
+    db.metadata,
+    Column("client_pk", ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_code", ForeignKey("services.code"), primary_key=True),
+)
+
+
+class OAuthClient(db.Model):
+    """A partner site registered with the IdP."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of a high-entropy secret (DESIGN.md §6): argon2 would slow every token call.
+    client_secret_digest: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    initiate_login_uri: Mapped[str | None] = mapped_column(String(500))
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    widget_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(Text, default="openid")
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(40), default="client_secret_basic"
+    )
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    jwks: Mapped[dict | None] = mapped_column(JSON)  # for private_key_jwt
+    theme: Mapped[dict] = mapped_column(JSON, default=dict)  # widget colours, logo, labels
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    services: Mapped[list[Service]] = relationship(secondary=client_services)
+
+
+class SigningKey(db.Model):
+    """A key the IdP signs tokens with; its public half stays in the JWKS until ``expires_at``."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(10))
+    private_jwk: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signs_from: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -16,7 +16,14 @@ from idp.models_common import utcnow
 
 
 class InvalidCredentials(Exception):
-    """The SIRET, names and password do not designate an account (which part is not said)."""
+    """The SIRET, names and password do not designate an account (which part is not said).
+
+    ``resets_in`` is the wait this failure started, in seconds (0 when none).
+    """
+
+    def __init__(self, resets_in: int = 0):
+        super().__init__("invalid credentials")
+        self.resets_in = resets_in
 
 
 class AccountLocked(Exception):
@@ -108,10 +115,10 @@ class AuthenticationService:
     def _failure(self, credentials: Credentials, origin: Origin,
                  account: Account | None) -> InvalidCredentials:
         """Count and journal a wrong password or unknown account; return the error to raise."""
-        self._account_throttle.fail(credentials.throttle_id)
-        self._ip_throttle.fail(origin.ip or "unknown")
+        wait = max(self._account_throttle.fail(credentials.throttle_id),
+                   self._ip_throttle.fail(origin.ip or "unknown"))
         self._journal_outcome(credentials, origin, account, "failure", "invalid_credentials")
-        return InvalidCredentials()
+        return InvalidCredentials(resets_in=wait)
 
     def _journal_outcome(self, credentials: Credentials, origin: Origin,
                          account: Account | None, outcome: str, reason: str | None) -> None:

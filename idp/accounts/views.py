@@ -45,9 +45,11 @@ def login():
             account = authentication_service().authenticate(form.credentials(), request_origin())
         except TooManyFailedLogins as exc:
             error, status = _wait_message(exc.resets_in), 429
-        except InvalidCredentials:
+        except InvalidCredentials as exc:
             error, status = _("Les informations saisies ne permettent pas de vous identifier. "
                               "Vérifiez le SIRET, le nom, le prénom et le mot de passe."), 401
+            if exc.resets_in:
+                error = f"{error} {_wait_message(exc.resets_in)}"
         except AccountLocked:
             error, status = _("Votre compte est bloqué. "
                               "Contactez l'administrateur de votre entreprise."), 403

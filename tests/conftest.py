@@ -1,0 +1,174 @@
+"""Layered fixtures: ``app`` → ``client`` → ``directory`` → ``account`` → ``signed_in``.
+
+The suite runs on the embedded default (a SQLite file per test, in-process store) unless
+IDP_DATABASE_URL / IDP_REDIS_URL name PostgreSQL and Redis, as ``.ci/run`` does on its second
+pass: then the schema is migrated once and every table is emptied before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher as Argon2Hasher
+from sqlalchemy import text
+
+from idp import create_app
+from idp.accounts.models import Account, Role, Status
+from idp.accounts.names import name_key
+from idp.extensions import db, store
+from idp.models_common import utcnow
+from idp.store import RedisStore
+
+DATABASE_URL = os.environ.get("IDP_DATABASE_URL")
+REDIS_URL = os.environ.get("IDP_REDIS_URL")
+SAMPLE = Path(__file__).resolve().parent.parent / "idp" / "directory" / "sample"
+
+# The cheapest argon2id the IdP accepts (OWASP's floor): tests hash and verify a lot.
+TEST_ARGON2 = {"ARGON2_TIME_COST": 2, "ARGON2_MEMORY_KIB": 19 * 1024, "ARGON2_PARALLELISM": 1}
+
+PASSWORD = "Camions2026"
+SIRET_SIEGE = "52814432200013"
+SIRET_VILLEURBANNE = "52814432200021"
+
+
+def pytest_report_header(config):
+    database = "PostgreSQL" if DATABASE_URL else "SQLite (embedded)"
+    return f"idp storage: {database} + {'Redis' if REDIS_URL else 'in-process store'}"
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory):
+    """Run the Alembic migrations once; return what a test's app needs to get a fresh copy."""
+    if DATABASE_URL:
+        app = create_app({"DATABASE_URL": DATABASE_URL, "TESTING": True, **TEST_ARGON2})
+        with app.app_context():
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            from flask_migrate import upgrade
+
+            upgrade()
+            tables = [t.name for t in db.metadata.sorted_tables]
+            db.engine.dispose()
+        return {"url": DATABASE_URL, "tables": tables}
+    template = tmp_path_factory.mktemp("template") / "idp.sqlite3"
+    app = create_app({"DATABASE_URL": f"sqlite:///{template}", "TESTING": True, **TEST_ARGON2})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+    return {"template": template}
+
+
+@pytest.fixture
+def settings(migrated_database, tmp_path):
+    """The test app's settings; tests may change them before asking for ``app``."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "ISSUER": "http://localhost",
+        "STORE_PREFIX": f"idp-test:{uuid.uuid4().hex}:",
+        **TEST_ARGON2,
+    }
+    if DATABASE_URL:
+        config["DATABASE_URL"] = DATABASE_URL
+    else:
+        database = tmp_path / "idp.sqlite3"
+        shutil.copy(migrated_database["template"], database)
+        config["DATABASE_URL"] = f"sqlite:///{database}"
+    if REDIS_URL:
+        config["REDIS_URL"] = REDIS_URL
+    return config
+
+
+@pytest.fixture
+def app(settings, migrated_database):
+    """A fresh IdP on an empty, migrated database and an empty store."""
+    app = create_app(settings)
+    with app.app_context():
+        if DATABASE_URL:
+            tables = ", ".join(migrated_database["tables"])
+            db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+        app_store = store.get_from(app)
+        if isinstance(app_store, RedisStore):
+            app_store.clear_prefix()
+
+
+@pytest.fixture
+def client(app):
+    """A browser: a Flask test client with cookies."""
+    return app.test_client()
+
+
+@pytest.fixture
+def directory(app):
+    """The sample directory, imported through the CLI."""
+    result = app.test_cli_runner().invoke(args=[
+        "idp", "directory", "import", str(SAMPLE / "StockEtablissement_sample.csv"),
+        "--unites-legales", str(SAMPLE / "StockUniteLegale_sample.csv"),
+    ])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+def make_account(app, siret=SIRET_SIEGE, last_name="Lefèvre", first_name="Sophie",
+                 password=PASSWORD, role=Role.ADMINISTRATOR, status=Status.ACTIVE,
+                 password_hash=None) -> Account:
+    """Create an account directly in the database."""
+    with app.app_context():
+        account = Account(
+            siret=siret, last_name=last_name, first_name=first_name,
+            last_name_key=name_key(last_name), first_name_key=name_key(first_name),
+            email=f"{name_key(first_name)}@example.fr", email_verified=True,
+            role=role, status=status, created_at=utcnow(),
+            password_hash=password_hash or Argon2Hasher(
+                time_cost=2, memory_cost=19 * 1024, parallelism=1).hash(password),
+        )
+        db.session.add(account)
+        db.session.commit()
+        db.session.refresh(account)
+        db.session.expunge(account)
+        return account
+
+
+@pytest.fixture
+def account(directory):
+    """An active administrator of Transports Lefèvre's siège."""
+    return make_account(directory)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def sign_in(client, siret=SIRET_SIEGE, last_name="Lefèvre", first_name="Sophie",
+            password=PASSWORD, next_url=None, **environ):
+    """Fill « Vous connecter » as a person would: load the page, post the form."""
+    page = client.get("/connexion" + (f"?next={next_url}" if next_url else ""), **environ)
+    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "siret": siret,
+            "last_name": last_name, "first_name": first_name, "password": password}
+    if next_url is not None:
+        form["next"] = next_url
+    return client.post("/connexion", data=form, **environ)
+
+
+@pytest.fixture
+def signed_in(client, account):
+    """A client signed in as ``account``."""
+    response = sign_in(client)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client

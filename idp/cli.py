@@ -47,12 +47,12 @@ def import_directory(establishments: Path, companies: Path | None) -> None:
     """Importe un fichier SIRENE StockEtablissement (CSV) ; chaque fichier est tout ou rien."""
     importer = _importer()
     if companies:
-        with companies.open(encoding="utf-8", newline="") as stream:
+        with companies.open("rb") as stream:
             report = importer.import_companies(stream, companies.name)
         _print_report(report, "unité(s) légale(s)")
         if not report.ok:
             raise SystemExit(1)
-    with establishments.open(encoding="utf-8", newline="") as stream:
+    with establishments.open("rb") as stream:
         report = importer.import_establishments(stream, establishments.name)
     _print_report(report, "établissement(s)")
     if not report.ok:

@@ -94,9 +94,9 @@ class DemoLoader:
 
     def load(self) -> list[DemoPerson]:
         """Load everything; return the demo people and their credentials."""
-        with COMPANIES_FILE.open(encoding="utf-8") as stream:
+        with COMPANIES_FILE.open("rb") as stream:
             self._importer.import_companies(stream, COMPANIES_FILE.name)
-        with ESTABLISHMENTS_FILE.open(encoding="utf-8") as stream:
+        with ESTABLISHMENTS_FILE.open("rb") as stream:
             self._importer.import_establishments(stream, ESTABLISHMENTS_FILE.name)
         self._catalogue()
         accounts = {person.first_name: self._account(person) for person in PEOPLE}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -131,15 +131,26 @@ def _company(row: dict) -> dict:
     return {"siren": siren, "name": name, "updated_at": utcnow()}
 
 
-def _rows(stream: TextIO, required: tuple[str, ...], report: ImportReport) -> Iterator[tuple]:
+def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
+    """Decode line by line, so that a bad byte is reported on its own line (BOM tolerated)."""
+    for number, line in enumerate(stream):
+        yield line.decode("utf-8-sig" if number == 0 else "utf-8")
+
+
+def _rows(stream: BinaryIO, required: tuple[str, ...], report: ImportReport) -> Iterator[tuple]:
     """Yield (line number, row) from a CSV stream whose header holds ``required``."""
-    reader = csv.DictReader(stream)
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        report.reject(1, "colonne(s) obligatoire(s) absente(s) : " + ", ".join(missing))
-        return
-    for row in reader:
-        yield reader.line_num, row
+    reader = csv.DictReader(_decoded_lines(stream))
+    try:
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            report.reject(1, "colonne(s) obligatoire(s) absente(s) : " + ", ".join(missing))
+            return
+        for row in reader:
+            yield reader.line_num, row
+    except UnicodeDecodeError:
+        report.reject(reader.line_num + 1, "le fichier doit être encodé en UTF-8")
+    except csv.Error as exc:
+        report.reject(reader.line_num, f"CSV illisible ({exc})")
 
 
 class DirectoryImporter:
@@ -149,7 +160,7 @@ class DirectoryImporter:
         self._session = session
         self._journal = journal
 
-    def import_companies(self, stream: TextIO, name: str) -> ImportReport:
+    def import_companies(self, stream: BinaryIO, name: str) -> ImportReport:
         """Import a StockUniteLegale-style file: company names by SIREN."""
         report = ImportReport(file=name)
         batch: dict[str, dict] = {}
@@ -168,7 +179,7 @@ class DirectoryImporter:
             self._write_companies(batch, report)
         return self._finish("directory.import_companies", report)
 
-    def import_establishments(self, stream: TextIO, name: str) -> ImportReport:
+    def import_establishments(self, stream: BinaryIO, name: str) -> ImportReport:
         """Import a StockEtablissement-style file."""
         report = ImportReport(file=name)
         batch: dict[str, dict] = {}

@@ -43,8 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from idp import cli, errors, web
 
-    errors.init_app(app)
     web.init_app(app)
+    errors.init_app(app)
     cli.init_app(app)
     return app
 

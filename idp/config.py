@@ -68,7 +68,7 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     _check_argon2_floor(settings)
 
     secure = str(settings["ISSUER"]).startswith("https://")
-    settings.update(
+    derived = dict(
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         SESSION_COOKIE_NAME="idp_session",
@@ -82,6 +82,8 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         LANGUAGES=("fr", "en"),
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
+    # Tests may still set any Flask setting themselves.
+    settings.update({k: v for k, v in derived.items() if k not in (overrides or {})})
     return settings
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Account, Status
 from idp.accounts.names import name_key
 from idp.accounts.passwords import PasswordHasher
-from idp.accounts.throttling import LoginThrottle
+from idp.accounts.throttling import LoginThrottle, TooManyFailedLogins
 from idp.audit.service import AuditJournal, Origin
 from idp.models_common import utcnow
 
@@ -82,8 +82,12 @@ class AuthenticationService:
         or EmailNotVerified."""
         # Both limiters are checked before any lookup: a waiting account answers the same
         # whether it exists or not, so the wait tells nothing about who has an account.
-        self._ip_throttle.check(origin.ip or "unknown")
-        self._account_throttle.check(credentials.throttle_id)
+        try:
+            self._ip_throttle.check(origin.ip or "unknown")
+            self._account_throttle.check(credentials.throttle_id)
+        except TooManyFailedLogins:
+            self._journal_outcome(credentials, origin, None, "failure", "throttled")
+            raise
 
         account = self.find_account(credentials.siret, credentials.last_name,
                                     credentials.first_name)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
 
 from idp import create_app
 from idp.accounts.throttling import BackoffPolicy
+from idp.audit.models import AuditEvent
+from idp.extensions import db
 from tests.accounts.test_login import GENERIC_ERROR, alert
 from tests.conftest import REDIS_URL, make_account
 from tests.conftest import sign_in as fill_login
 
 
-def test_third_failure_imposes_a_wait_announced_in_french(client, account):
+def test_third_failure_imposes_a_wait_announced_in_french(client, account, app):
     assert alert(fill_login(client, password="Faux1111a")) == GENERIC_ERROR
     assert alert(fill_login(client, password="Faux2222a")) == GENERIC_ERROR
     third = fill_login(client, password="Faux3333a")
@@ -28,6 +31,10 @@ def test_third_failure_imposes_a_wait_announced_in_french(client, account):
     assert message.startswith("Trop de tentatives de connexion infructueuses.")
     assert "Veuillez patienter 30 secondes avant de réessayer." in message
     assert client.get("/compte").status_code == 302
+    with app.app_context():
+        reasons = db.session.scalars(select(AuditEvent.details).where(
+            AuditEvent.action == "login").order_by(AuditEvent.id)).all()
+    assert [r["reason"] for r in reasons] == ["invalid_credentials"] * 3 + ["throttled"]
 
 
 def test_unknown_account_is_throttled_exactly_like_a_known_one(client, directory):

@@ -25,12 +25,14 @@ LANGUAGE_COOKIE = "idp_lang"
 
 
 def select_locale() -> str:
-    """French unless the visitor chose English (``?lang=en`` or cookie) or asks for it."""
+    """French unless the visitor chose English (``?lang=en``, then remembered in a cookie).
+
+    The browser's Accept-Language is not followed: the service is French first, and many
+    French users run browsers (and tools) set to English.
+    """
     languages = current_app.config["LANGUAGES"]
     chosen = request.args.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
-    if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or languages[0]
+    return chosen if chosen in languages else languages[0]
 
 
 class StoreExtension:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, request
 from flask_babel import get_locale
@@ -53,4 +53,11 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def language_context() -> dict:
-        return {"current_language": str(get_locale() or "fr")}
+        return {"current_language": str(get_locale() or "fr"), "language_url": language_url}
+
+
+def language_url(language: str) -> str:
+    """This page's address in ``language``, keeping its query (``next``…)."""
+    args = request.args.to_dict()
+    args["lang"] = language
+    return request.path + "?" + urlencode(args)

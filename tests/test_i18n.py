@@ -29,10 +29,15 @@ def test_english_on_request_and_remembered(client):
     assert "<h1>Vous connecter</h1>" in client.get("/connexion?lang=fr").get_data(as_text=True)
 
 
-def test_browser_language_is_honoured(client):
+def test_french_stays_the_default_whatever_the_browser_says(client):
     html = client.get("/connexion", headers={"Accept-Language": "en-GB,en;q=0.8"}) \
         .get_data(as_text=True)
-    assert "<h1>Sign in</h1>" in html
+    assert "<h1>Vous connecter</h1>" in html
+
+
+def test_language_switch_keeps_the_page_and_its_query(client):
+    html = client.get("/connexion?next=/compte").get_data(as_text=True)
+    assert 'href="/connexion?next=%2Fcompte&amp;lang=en"' in html
 
 
 def test_error_messages_are_translated(client, account):

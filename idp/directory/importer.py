@@ -162,41 +162,32 @@ class DirectoryImporter:
 
     def import_companies(self, stream: BinaryIO, name: str) -> ImportReport:
         """Import a StockUniteLegale-style file: company names by SIREN."""
+        return self._import(stream, name, COMPANY_COLUMNS, _company, "siren",
+                            self._write_companies, "directory.import_companies")
+
+    def import_establishments(self, stream: BinaryIO, name: str) -> ImportReport:
+        """Import a StockEtablissement-style file."""
+        return self._import(stream, name, ESTABLISHMENT_COLUMNS, _establishment, "siret",
+                            self._write_establishments, "directory.import_establishments")
+
+    def _import(self, stream, name, columns, parse, key, write, action) -> ImportReport:
+        """Parse each row, write valid rows in batches, undo everything if any row is bad."""
         report = ImportReport(file=name)
         batch: dict[str, dict] = {}
-        for line, row in _rows(stream, COMPANY_COLUMNS, report):
+        for line, row in _rows(stream, columns, report):
             report.rows += 1
             try:
-                company = _company(row)
+                record = parse(row)
             except RowRejected as exc:
                 report.reject(line, str(exc))
                 continue
             if report.ok:  # after a bad row nothing is written: only errors are collected
-                batch[company["siren"]] = company  # a SIREN twice in a batch: the last wins
+                batch[record[key]] = record  # a key twice in one batch: the last row wins
                 if len(batch) >= BATCH_SIZE:
-                    self._write_companies(batch, report)
+                    write(batch, report)
         if report.ok:
-            self._write_companies(batch, report)
-        return self._finish("directory.import_companies", report)
-
-    def import_establishments(self, stream: BinaryIO, name: str) -> ImportReport:
-        """Import a StockEtablissement-style file."""
-        report = ImportReport(file=name)
-        batch: dict[str, dict] = {}
-        for line, row in _rows(stream, ESTABLISHMENT_COLUMNS, report):
-            report.rows += 1
-            try:
-                establishment = _establishment(row)
-            except RowRejected as exc:
-                report.reject(line, str(exc))
-                continue
-            if report.ok:
-                batch[establishment["siret"]] = establishment
-                if len(batch) >= BATCH_SIZE:
-                    self._write_establishments(batch, report)
-        if report.ok:
-            self._write_establishments(batch, report)
-        return self._finish("directory.import_establishments", report)
+            write(batch, report)
+        return self._finish(action, report)
 
     def _count_existing(self, column, keys) -> int:
         return self._session.scalar(

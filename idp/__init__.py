@@ -60,5 +60,9 @@ def _import_models() -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from idp.accounts.views import bp as accounts_bp
+    from idp.oidc import server as oidc_server
+    from idp.oidc.views import bp as oidc_bp
 
     app.register_blueprint(accounts_bp)
+    oidc_server.init_app(app)
+    app.register_blueprint(oidc_bp)

@@ -13,11 +13,14 @@ from flask_migrate import upgrade
 from idp.demo import DemoLoader, as_json
 from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
+from idp.oidc.cli import client_cli, keys_cli
 from idp.services import audit_journal, password_hasher
 
 idp_cli = AppGroup("idp", help="Administration du fournisseur d'identité.")
 directory_cli = AppGroup("directory", help="Répertoire des entreprises et établissements.")
 idp_cli.add_command(directory_cli)
+idp_cli.add_command(client_cli)
+idp_cli.add_command(keys_cli)
 
 
 def _importer() -> DirectoryImporter:

@@ -45,6 +45,13 @@ DEFAULTS: dict[str, object] = {
     "LOGIN_MAX_DELAY_SECONDS": 15 * 60,
     "LOGIN_FAILURE_WINDOW_SECONDS": 60 * 60,  # failures are forgotten after this quiet time
     "TRUSTED_PROXIES": 0,  # how many reverse proxies set X-Forwarded-For in front of us
+    "OIDC_CODE_LIFETIME_SECONDS": 60,
+    "OIDC_ACCESS_TOKEN_LIFETIME_SECONDS": 600,
+    "OIDC_ID_TOKEN_LIFETIME_SECONDS": 600,
+    "OIDC_REFRESH_TOKEN_LIFETIME_DAYS": 30,
+    "OIDC_ACCESS_TOKEN_ALG": "ES256",  # ES256 signs ~20 times faster than RS256
+    # Past this size the habilitations claim moves to /api/v1/habilitations (distributed).
+    "OIDC_INLINE_HABILITATIONS_MAX_BYTES": 4096,
 }
 
 INT_SETTINGS = {name for name, value in DEFAULTS.items() if isinstance(value, int)}

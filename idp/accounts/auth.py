@@ -12,11 +12,17 @@ from flask import current_app, g, redirect, request, session, url_for
 from idp.accounts.models import Account, Status
 from idp.extensions import db
 
+# Survives the session id change at sign-in: the authorization request waiting for it.
+AWAITING_LOGIN = "awaiting_login"
+
 
 def sign_in(account: Account, methods: list[str]) -> None:
     """Open a signed-in session for ``account`` under a new session id."""
+    awaiting = session.get(AWAITING_LOGIN)
     # A new id at sign-in: an id planted before login (session fixation) is worth nothing.
     session.regenerate()
+    if awaiting:
+        session[AWAITING_LOGIN] = awaiting
     session["account_id"] = str(account.id)
     # auth_time and amr come from here, not from token creation (OIDC Core §2, RFC 8176).
     session["auth_time"] = int(time.time())

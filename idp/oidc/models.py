@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.extensions import db
 from idp.habilitations.models import Service
-from idp.models_common import UTCDateTime, utcnow
+from idp.models_common import BigId, UTCDateTime, utcnow
 
 # Which services a partner hosts: its tokens carry habilitations on these services only.
 client_services = Table(
@@ -62,3 +63,47 @@ class SigningKey(db.Model):
     signs_from: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(db.Model):
+    """A refresh token (stored as its SHA-256), one link of a rotation family.
+
+    Each use rotates it: the old one is marked used and a new one joins the family. A used
+    token presented again means it leaked; the whole family is then revoked (RFC 9700 §4.14).
+    """
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),
+                      Index("ix_refresh_tokens_account", "account_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(Text)
+    sid: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[int | None] = mapped_column(BigInteger)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    acr: Mapped[str | None] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthorizationGrant(db.Model):
+    """That an account let a partner in, with which scopes, first and last time.
+
+    Registered partners are trusted federation members, so no consent screen is shown; the
+    grant is still recorded, for the account's history and for audits.
+    """
+
+    __tablename__ = "authorization_grants"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    first_granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

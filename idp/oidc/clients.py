@@ -1,0 +1,171 @@
+"""Partner registry: creation, listing, deletion, and the cached lookup of the hot path."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.habilitations.models import Service
+from idp.oidc.models import OAuthClient
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+SCOPES = ("openid", "profile", "email", "phone", "siret", "habilitations")
+
+
+def secret_digest(secret: str) -> str:
+    """SHA-256 of a client secret: enough for a 256-bit random value, and fast."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RegisteredClient(ClientMixin):
+    """An immutable copy of a partner, safe to cache and share between requests."""
+
+    client_id: str
+    name: str
+    secret_digest: str | None
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    backchannel_logout_uri: str | None
+    initiate_login_uri: str | None
+    grant_types: tuple[str, ...]
+    scope: str
+    token_endpoint_auth_method: str
+    id_token_signed_response_alg: str
+    services: frozenset[str]
+    jwks: dict | None = field(default=None, hash=False, compare=False)
+
+    @classmethod
+    def from_row(cls, row: OAuthClient) -> RegisteredClient:
+        """Copy an ORM row."""
+        return cls(
+            client_id=row.client_id, name=row.name, secret_digest=row.client_secret_digest,
+            redirect_uris=tuple(row.redirect_uris),
+            backchannel_logout_uri=row.backchannel_logout_uri,
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+            initiate_login_uri=row.initiate_login_uri, grant_types=tuple(row.grant_types),
+            scope=row.scope, token_endpoint_auth_method=row.token_endpoint_auth_method,
+            id_token_signed_response_alg=row.id_token_signed_response_alg,
+            services=frozenset(s.code for s in row.services), jwks=row.jwks,
+        )
+
+    @property
+    def is_public(self) -> bool:
+        """A browser or mobile app that cannot keep a secret: PKCE is its proof."""
+        return self.token_endpoint_auth_method == "none"  # noqa: S105 (a method name)
+
+    def get_client_id(self):
+        return self.client_id
+
+    def get_default_redirect_uri(self):
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope):
+        if not scope:
+            return ""
+        allowed = set(scope_to_list(self.scope))
+        return list_to_scope([s for s in scope_to_list(scope) if s in allowed])
+
+    def check_redirect_uri(self, redirect_uri):
+        # Exact string comparison, no prefix or pattern (RFC 9700 §4.1.1).
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret):
+        if not self.secret_digest or not client_secret:
+            return False
+        return hmac.compare_digest(self.secret_digest, secret_digest(client_secret))
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type):
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type):
+        return grant_type in self.grant_types
+
+
+class UnknownService(ValueError):
+    """A service code that is not in the catalogue."""
+
+
+class ClientRegistry:
+    """Creates, lists and deletes partners; finds them through a per-process cache."""
+
+    def __init__(self, session: Session, cache: dict, cache_seconds: int = 30):
+        self._session = session
+        self._cache = cache  # shared per app: client_id → (expires, RegisteredClient | None)
+        self._cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+
+    def find(self, client_id: str | None) -> RegisteredClient | None:
+        """The partner ``client_id``, from the cache when fresh."""
+        if not client_id:
+            return None
+        entry = self._cache.get(client_id)
+        if entry and entry[0] > time.monotonic():
+            return entry[1]
+        row = self._session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        client = RegisteredClient.from_row(row) if row else None
+        if len(self._cache) > 10_000:  # unknown ids sent by anyone must not grow it forever
+            self._cache.clear()
+        self._cache[client_id] = (time.monotonic() + self._cache_seconds, client)
+        return client
+
+    def create(self, name: str, redirect_uris: list[str], *, post_logout_redirect_uris=(),
+               backchannel_logout_uri=None, initiate_login_uri=None, services=(),
+               public=False, auth_method="client_secret_basic",
+               id_token_alg="RS256",  # noqa: S107 (names, not secrets)
+               jwks=None) -> tuple[RegisteredClient, str | None]:
+        """Register a partner; return it and its secret (shown once, stored hashed)."""
+        if public:
+            auth_method = "none"
+        if auth_method not in AUTH_METHODS:
+            raise ValueError(f"méthode d'authentification inconnue : {auth_method}")
+        catalogue = {s.code: s for s in self._session.scalars(
+            select(Service).where(Service.code.in_(list(services))))}
+        missing = sorted(set(services) - set(catalogue))
+        if missing:
+            raise UnknownService(", ".join(missing))
+        secret = None if auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
+        grant_types = ["authorization_code", "refresh_token"]
+        if not public:
+            grant_types.append("client_credentials")
+        row = OAuthClient(
+            client_id=secrets.token_urlsafe(18), name=name,
+            client_secret_digest=secret_digest(secret) if secret else None,
+            redirect_uris=list(redirect_uris),
+            post_logout_redirect_uris=list(post_logout_redirect_uris),
+            backchannel_logout_uri=backchannel_logout_uri,
+            initiate_login_uri=initiate_login_uri,
+            widget_origins=[], grant_types=grant_types, response_types=["code"],
+            scope=" ".join(SCOPES), token_endpoint_auth_method=auth_method,
+            id_token_signed_response_alg=id_token_alg, jwks=jwks, theme={},
+            services=list(catalogue.values()),
+        )
+        self._session.add(row)
+        self._session.commit()
+        return RegisteredClient.from_row(row), secret
+
+    def all(self) -> list[RegisteredClient]:
+        """Every partner, by name."""
+        rows = self._session.scalars(select(OAuthClient).order_by(OAuthClient.name))
+        return [RegisteredClient.from_row(row) for row in rows]
+
+    def delete(self, client_id: str) -> bool:
+        """Remove a partner; return whether it existed."""
+        row = self._session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        if row is None:
+            return False
+        self._session.delete(row)
+        self._session.commit()
+        self._cache.pop(client_id, None)
+        return True

@@ -1,0 +1,371 @@
+"""All the Authlib wiring: the authorization server, its grants, token generation and the
+resource protector, built once per app. Views only call ``oidc_server().create_*_response``
+and ``access_token()``."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from datetime import timedelta
+
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from authlib.oidc.core.grants import OpenIDCode
+from flask import Flask, current_app
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from idp.accounts.models import Account, Status
+from idp.extensions import db, store
+from idp.oidc.claims import ClaimsBuilder
+from idp.oidc.clients import ClientRegistry, RegisteredClient
+from idp.oidc.keys import KeyRing
+from idp.oidc.service import AuthorizationRecorder
+from idp.oidc.tokens import (
+    AuthorizationCode,
+    CodeStore,
+    LoginContext,
+    RefreshTokens,
+    RevocationList,
+    unverified_claims,
+)
+from idp.services import audit_journal
+
+ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # noqa: S105 (a name, not a secret)
+
+# --- per-app services -------------------------------------------------------------------
+
+def config(name: str):
+    """An OIDC setting of the current app."""
+    return current_app.config[name]
+
+
+def keyring() -> KeyRing:
+    """The current app's signing keys."""
+    return current_app.extensions["idp_keyring"]
+
+
+def client_registry() -> ClientRegistry:
+    """The partner registry, with the app's client cache."""
+    return ClientRegistry(db.session, current_app.extensions["idp_client_cache"])
+
+
+def code_store() -> CodeStore:
+    """Authorization codes, in the shared store."""
+    return CodeStore(store.get(), config("OIDC_CODE_LIFETIME_SECONDS"))
+
+
+def revocation_list() -> RevocationList:
+    """Revoked access tokens, in the shared store."""
+    return RevocationList(store.get(), config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS"))
+
+
+def refresh_tokens() -> RefreshTokens:
+    """Refresh token families."""
+    return RefreshTokens(db.session, revocation_list(), audit_journal(),
+                         timedelta(days=config("OIDC_REFRESH_TOKEN_LIFETIME_DAYS")))
+
+
+def claims_builder() -> ClaimsBuilder:
+    """Claims about people, for ID tokens, userinfo and the habilitations API."""
+    return ClaimsBuilder(db.session, config("ISSUER") + "/api/v1/habilitations",
+                         config("OIDC_INLINE_HABILITATIONS_MAX_BYTES"))
+
+
+def authorization_recorder() -> AuthorizationRecorder:
+    """Grant records and session participants."""
+    return AuthorizationRecorder(db.session, store.get(), audit_journal(),
+                                 config("SESSION_IDLE_MINUTES") * 60)
+
+
+def load_account(account_id: str) -> Account | None:
+    """An account that may still receive tokens."""
+    account = db.session.get(Account, uuid.UUID(account_id))
+    if account is None or account.status in (Status.REMOVED, Status.LOCKED):
+        return None
+    return account
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+class AccessTokenGenerator:
+    """RFC 9068 JWT access tokens (``typ: at+jwt``), and opaque refresh tokens."""
+
+    def __call__(self, grant_type, client: RegisteredClient, user: LoginContext | None = None,
+                 scope=None, expires_in=None, include_refresh_token=True):
+        now = int(time.time())
+        lifetime = config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS")
+        claims = {
+            "iss": config("ISSUER"),
+            # The IdP's own APIs (userinfo, /api/v1) are the resource these tokens open.
+            "aud": config("ISSUER"),
+            "client_id": client.client_id,
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": secrets.token_urlsafe(16),
+            "scope": scope or "",
+        }
+        if user is None:
+            claims["sub"] = client.client_id  # RFC 9068 §2.2: no resource owner
+        else:
+            claims["sub"] = user.account_id
+            if user.auth_time:
+                claims["auth_time"] = user.auth_time
+            if user.amr:
+                claims["amr"] = list(user.amr)
+            if user.acr:
+                claims["acr"] = user.acr
+            if user.sid:
+                claims["sid"] = user.sid
+        alg = config("OIDC_ACCESS_TOKEN_ALG")
+        key = keyring().signer(alg)
+        token = {
+            "token_type": "Bearer",
+            "access_token": jwt.encode({"alg": alg, "typ": "at+jwt", "kid": key.kid}, claims,
+                                       key),
+            "expires_in": lifetime,
+        }
+        if scope:
+            token["scope"] = scope
+        if include_refresh_token:
+            token["refresh_token"] = secrets.token_urlsafe(32)
+        return token
+
+
+def save_token(token: dict, request) -> None:
+    """Keep what must outlive the response: refresh tokens, and access-token families."""
+    login: LoginContext | None = request.user
+    if login is None:
+        return  # client credentials: nothing to keep, the JWT is self-contained
+    jti = unverified_claims(token["access_token"])["jti"]
+    revocation_list().remember_issued(login.family_id, jti)
+    if "refresh_token" in token:
+        refresh_tokens().store(token["refresh_token"], request.client.client_id,
+                               token.get("scope", ""), login)
+
+
+# --- grants -----------------------------------------------------------------------------
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """Code flow; codes live one minute in the store and work once."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [*CLIENT_AUTH_METHODS, "none"]
+
+    def save_authorization_code(self, code, request):
+        login: LoginContext = request.user
+        payload = request.payload.data
+        nonce = payload.get("nonce")
+        record = AuthorizationCode(
+            client_id=request.client.client_id, redirect_uri=request.payload.redirect_uri,
+            scope=request.payload.scope, account_id=login.account_id,
+            family_id=login.family_id, sid=login.sid, nonce=nonce, auth_time=login.auth_time,
+            amr=list(login.amr), acr=login.acr,
+            code_challenge=payload.get("code_challenge"),
+            code_challenge_method=payload.get("code_challenge_method"),
+        )
+        code_store().save(code, record)
+        if nonce:  # a nonce is accepted once per client (replay protection)
+            store.get().set(f"oidc-nonce:{request.client.client_id}:{nonce}", "1",
+                            config("OIDC_REFRESH_TOKEN_LIFETIME_DAYS") * 86400)
+
+    def query_authorization_code(self, code, client: RegisteredClient):
+        record, replayed_family = code_store().redeem(code)
+        if replayed_family:
+            refresh_tokens().revoke_family(replayed_family, reason="authorization_code_reuse",
+                                           client_id=client.client_id)
+            return None
+        if record is None or record.client_id != client.client_id:
+            return None
+        return record
+
+    def delete_authorization_code(self, authorization_code):
+        """Nothing to do: the code was taken from the store when redeemed."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode):
+        if load_account(authorization_code.account_id) is None:
+            return None
+        return LoginContext(
+            account_id=authorization_code.account_id, auth_time=authorization_code.auth_time,
+            amr=tuple(authorization_code.amr), acr=authorization_code.acr,
+            sid=authorization_code.sid, family_id=authorization_code.family_id,
+            services=self.request.client.services)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Rotation: every use gives a new refresh token; reuse revokes the family."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [*CLIENT_AUTH_METHODS, "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        row = refresh_tokens().claim(refresh_token)
+        return RefreshTokenRecord(row) if row else None
+
+    def authenticate_user(self, refresh_token: RefreshTokenRecord):
+        row = refresh_token.row
+        if load_account(str(row.account_id)) is None:
+            return None
+        return LoginContext(account_id=str(row.account_id), auth_time=row.auth_time,
+                            amr=tuple(row.amr or ()), acr=row.acr, sid=row.sid,
+                            family_id=row.family_id, services=self.request.client.services)
+
+    def revoke_old_credential(self, refresh_token):
+        """Nothing to do: claiming the token already marked it used."""
+
+
+class RefreshTokenRecord:
+    """Authlib's view of a refresh token row."""
+
+    def __init__(self, row):
+        self.row = row
+
+    def check_client(self, client):
+        return self.row.client_id == client.client_id
+
+    def get_scope(self):
+        return self.row.scope
+
+    def is_expired(self):
+        return False  # checked when claimed
+
+    def is_revoked(self):
+        return False  # checked when claimed
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """A partner's back end acting for itself (no person)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE with S256 only: ``plain`` would give the verifier away (RFC 9700 §2.1.1)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def get_authorization_code_challenge(self, authorization_code):
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code):
+        return authorization_code.code_challenge_method
+
+
+class IdPOpenIDCode(OpenIDCode):
+    """ID tokens signed with the client's algorithm, claims filtered per partner."""
+
+    def exists_nonce(self, nonce, request):
+        return store.get().get(f"oidc-nonce:{request.client.client_id}:{nonce}") is not None
+
+    def resolve_client_private_key(self, client):
+        return keyring().signer(self.get_client_algorithm(client))
+
+    def get_encode_header(self, client):
+        alg = self.get_client_algorithm(client)
+        return {"alg": alg, "kid": keyring().signer(alg).kid, "typ": "JWT"}
+
+    def get_client_claims(self, client):
+        return {"iss": config("ISSUER"), "aud": [client.client_id],
+                "exp": int(time.time()) + config("OIDC_ID_TOKEN_LIFETIME_SECONDS")}
+
+    def get_authorization_code_claims(self, authorization_code):
+        claims = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.sid:
+            claims["sid"] = authorization_code.sid
+        return claims
+
+    def generate_user_info(self, user: LoginContext, scope):
+        account = load_account(user.account_id)
+        return claims_builder().user_info(account, scope, user.services)
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """``private_key_jwt`` client authentication (RFC 7523 §2.2), assertions used once."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def get_audiences(self):
+        # RFC 7523 §3: the token endpoint; the issuer is accepted too (OIDC Core §9).
+        issuer = config("ISSUER")
+        return [issuer + "/oidc/token", issuer]
+
+    def validate_jti(self, claims, jti):
+        return store.get().incr(f"oidc-assertion-jti:{jti}", 3600) == 1
+
+    def resolve_client_public_key(self, client):
+        return KeySet.import_key_set(client.jwks or {"keys": []})
+
+
+class IdPAuthorizationServer(AuthorizationServer):
+    """Adds ``iss`` to every authorization response (RFC 9207), errors included."""
+
+    def handle_response(self, status_code, payload, headers):
+        headers = [
+            (name, add_params_to_uri(value, {"iss": config("ISSUER")}))
+            if name == "Location" else (name, value)
+            for name, value in headers
+        ]
+        return super().handle_response(status_code, payload, headers)
+
+
+
+
+# --- resource protection ----------------------------------------------------------------
+
+class AccessTokenValidator(JWTBearerTokenValidator):
+    """Our JWT access tokens: signature, ``typ``, issuer, audience, expiry, revocation."""
+
+    def get_jwks(self):
+        return keyring().public_key_set()
+
+    def authenticate_token(self, token_string):
+        claims = super().authenticate_token(token_string)
+        if claims.header.get("typ") != "at+jwt":  # RFC 9068 §4: reject ID tokens and others
+            raise InvalidTokenError(realm=self.realm)
+        if revocation_list().is_revoked(claims.get("jti", "")):
+            raise InvalidTokenError(realm=self.realm)
+        return claims
+
+
+def init_app(app: Flask) -> None:
+    """Build the authorization server and the resource protector of ``app``."""
+    app.extensions["idp_keyring"] = KeyRing(lambda: db.session)
+    app.extensions["idp_client_cache"] = {}
+    issuer = app.config["ISSUER"]
+
+    authorization_server = IdPAuthorizationServer()
+    authorization_server.init_app(app, query_client=lambda cid: client_registry().find(cid),
+                                  save_token=save_token)
+    authorization_server.register_token_generator("default", AccessTokenGenerator())
+    authorization_server.register_grant(
+        AuthorizationCodeGrant, [IdPOpenIDCode(require_nonce=True),
+                                 S256CodeChallenge(required=True)])
+    authorization_server.register_grant(RefreshTokenGrant)
+    authorization_server.register_grant(ClientCredentialsGrant)
+    authorization_server.register_client_auth_method(
+        PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
+    app.extensions["idp_oidc_server"] = authorization_server
+
+    protector = ResourceProtector()
+    protector.register_token_validator(
+        AccessTokenValidator(issuer=issuer, resource_server=issuer))
+    app.extensions["idp_resource_protector"] = protector
+
+
+def oidc_server() -> IdPAuthorizationServer:
+    """The current app's authorization server."""
+    return current_app.extensions["idp_oidc_server"]
+
+
+def access_token(scope: str | None = None):
+    """The verified access token of the current request, or an RFC 6750 error response."""
+    return current_app.extensions["idp_resource_protector"].acquire_token(scope)

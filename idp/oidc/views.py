@@ -1,0 +1,178 @@
+"""OpenID Connect endpoints: discovery, JWKS, authorize, token, userinfo."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import LoginRequiredError
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from idp.accounts.auth import AWAITING_LOGIN, current_account
+from idp.extensions import csrf
+from idp.oidc import server as oidc
+from idp.oidc.clients import SCOPES
+from idp.oidc.tokens import LoginContext
+from idp.web import request_origin
+
+bp = Blueprint("oidc", __name__)
+PAGE_SIZE = 500
+MAX_PAGE_SIZE = 1000
+csrf.exempt(bp)  # protocol endpoints authenticate clients, not browser forms
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    """Provider metadata (OIDC Discovery 1.0, RFC 8414): every endpoint is found here."""
+    issuer = current_app.config["ISSUER"]
+    return jsonify({
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/oidc/authorize",
+        "token_endpoint": f"{issuer}/oidc/token",
+        "userinfo_endpoint": f"{issuer}/oidc/userinfo",
+        "jwks_uri": f"{issuer}/oidc/jwks",
+        "scopes_supported": list(SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": [*oidc.CLIENT_AUTH_METHODS, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login"],
+        "acr_values_supported": [oidc.ACR_PASSWORD],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
+            "given_name", "family_name", "email", "email_verified", "phone_number", "siret",
+            "siren", "organization_name", "role", "habilitations",
+        ],
+        "claim_types_supported": ["normal", "distributed"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    })
+
+
+@bp.get("/oidc/jwks")
+def jwks():
+    """The public signing keys (published before use, kept while tokens they signed live)."""
+    response = jsonify(oidc.keyring().jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+def _needs_login(account) -> bool:
+    """Whether this request must show « Vous connecter » first (prompt=login, max_age)."""
+    if account is None:
+        return True
+    fresh = request.args.get("_login")
+    if fresh and secrets.compare_digest(fresh, session.get(AWAITING_LOGIN, "")):
+        return False  # the person just signed in for this very request
+    if "login" in request.args.get("prompt", "").split():
+        return True
+    max_age = request.args.get("max_age")
+    if max_age is not None and max_age.isdigit():
+        return time.time() - session.get("auth_time", 0) > int(max_age)
+    return False
+
+
+@bp.get("/oidc/authorize")
+def authorize():
+    """Authorization endpoint; an unauthenticated request shows the sign-in form first."""
+    account = current_account()
+    try:
+        grant = oidc.oidc_server().get_consent_grant(end_user=account)
+    except OAuth2Error as error:
+        if getattr(error, "redirect_uri", None):
+            return oidc.oidc_server().handle_error_response(None, error)
+        # Unknown client or unregistered redirect_uri: never redirect (no open redirect).
+        return render_template(
+            "oidc/error.html", error=error.error,
+            message=_("La demande de connexion du site partenaire n'est pas valide "
+                      "(%(reason)s). Revenez sur le site partenaire et recommencez.",
+                      reason=error.description or error.error)), 400
+
+    if _needs_login(account):
+        if "none" in request.args.get("prompt", "").split():
+            error = LoginRequiredError(redirect_uri=grant.redirect_uri,
+                                       state=grant.request.payload.state)
+            return oidc.oidc_server().handle_error_response(None, error)
+        marker = secrets.token_urlsafe(16)
+        session[AWAITING_LOGIN] = marker
+        args = {k: v for k, v in request.args.items(multi=True) if k != "_login"}
+        target = request.path + "?" + urlencode([*args.items(), ("_login", marker)])
+        login = {"next": target}
+        if request.args.get("login_hint"):
+            login["siret"] = request.args["login_hint"]
+        return redirect("/connexion?" + urlencode(login))
+
+    session.pop(AWAITING_LOGIN, None)
+    login = LoginContext(
+        account_id=str(account.id), auth_time=session.get("auth_time"),
+        amr=tuple(session.get("amr", ["pwd"])), acr=oidc.ACR_PASSWORD, sid=session.get("sid"),
+        family_id=uuid.uuid4().hex)
+    response = oidc.oidc_server().create_authorization_response(grant=grant, grant_user=login)
+    if response.status_code == 302 and "code=" in response.headers.get("Location", ""):
+        oidc.authorization_recorder().record(account, grant.client.client_id,
+                                             grant.request.payload.scope, session.get("sid"),
+                                             request_origin())
+    return response
+
+
+@bp.post("/oidc/token")
+def token():
+    """Token endpoint: authorization code, refresh token, client credentials."""
+    return oidc.oidc_server().create_token_response()
+
+
+@bp.route("/oidc/userinfo", methods=["GET", "POST"])
+def userinfo():
+    """Claims about the person the access token speaks for (GET and POST, OIDC Core §5.3)."""
+    token = oidc.access_token("openid")
+    account = oidc.load_account(token["sub"])
+    if account is None:
+        return jsonify(error="invalid_token"), 401
+    client = oidc.client_registry().find(token["client_id"])
+    services = client.services if client else frozenset()
+    return jsonify(oidc.claims_builder().user_info(account, token["scope"], services))
+
+
+@bp.get("/api/v1/habilitations")
+def habilitations_api():
+    """The habilitations claim, page by page: the source of the distributed claim."""
+    token = oidc.access_token("habilitations")
+    account = oidc.load_account(token["sub"])
+    if account is None:
+        return jsonify(error="invalid_token"), 401
+    try:
+        page = int(request.args.get("page", "1"))
+        per_page = int(request.args.get("per_page", str(PAGE_SIZE)))
+    except ValueError:
+        page = per_page = 0
+    if page < 1 or not 1 <= per_page <= MAX_PAGE_SIZE:
+        return jsonify(error="invalid_request",
+                       error_description=f"page >= 1 and 1 <= per_page <= {MAX_PAGE_SIZE}"), 400
+    client = oidc.client_registry().find(token["client_id"])
+    entries = oidc.claims_builder().habilitations(account, client.services if client else ())
+    start = (page - 1) * per_page
+    body = {"habilitations": entries[start:start + per_page], "page": page,
+            "per_page": per_page, "total": len(entries)}
+    if start + per_page < len(entries):
+        body["next"] = url_for("oidc.habilitations_api", page=page + 1, per_page=per_page,
+                               _external=False)
+    return jsonify(body)

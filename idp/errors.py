@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from authlib.integrations.flask_oauth2.errors import _HTTPException as ProtocolError
 from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -30,6 +31,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if isinstance(error, ProtocolError):
+            return error.get_response()  # RFC 6750 JSON and WWW-Authenticate, as Authlib made it
         titles = {
             400: _("Requête incorrecte"),
             403: _("Accès refusé"),

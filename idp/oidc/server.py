@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -367,5 +368,10 @@ def oidc_server() -> IdPAuthorizationServer:
 
 
 def access_token(scope: str | None = None):
-    """The verified access token of the current request, or an RFC 6750 error response."""
-    return current_app.extensions["idp_resource_protector"].acquire_token(scope)
+    """The verified access token of the current request; else raise the RFC 6750 error
+    response (401 with ``WWW-Authenticate: Bearer``, or 403 for a missing scope)."""
+    protector = current_app.extensions["idp_resource_protector"]
+    try:
+        return protector.acquire_token(scope)
+    except OAuth2Error as error:
+        protector.raise_error_response(error)

@@ -111,11 +111,6 @@ class AuthenticationService:
         self._journal_outcome(credentials, origin, account, "success", None)
         return account
 
-    def record_logout(self, account: Account, origin: Origin) -> None:
-        """Journal that ``account`` signed out."""
-        self._journal.record("logout", "success", account_id=account.id, origin=origin)
-        self._session.commit()
-
     def _failure(self, credentials: Credentials, origin: Origin,
                  account: Account | None) -> InvalidCredentials:
         """Count and journal a wrong password or unknown account; return the error to raise."""

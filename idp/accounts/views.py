@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
@@ -12,6 +12,7 @@ from idp.accounts.auth import current_account, login_required, sign_in, sign_out
 from idp.accounts.forms import LoginForm, LogoutForm
 from idp.accounts.service import AccountLocked, EmailNotVerified, InvalidCredentials
 from idp.accounts.throttling import TooManyFailedLogins
+from idp.oidc.server import logout_service
 from idp.services import authentication_service
 from idp.web import is_local_path, request_origin
 
@@ -73,7 +74,7 @@ def logout():
     if account is None:
         return render_template("accounts/logged_out.html")
     if form.validate_on_submit():
-        authentication_service().record_logout(account, request_origin())
+        logout_service().end_session(account.id, session.get("sid"), request_origin())
         sign_out()
         return render_template("accounts/logged_out.html")
     return render_template("accounts/logout.html", form=form, account=account)

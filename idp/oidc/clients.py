@@ -58,9 +58,14 @@ class RegisteredClient(ClientMixin):
         )
 
     @property
+    def client_metadata(self) -> dict:
+        """The registered metadata Authlib's end-session endpoint reads."""
+        return {"post_logout_redirect_uris": list(self.post_logout_redirect_uris)}
+
+    @property
     def is_public(self) -> bool:
         """A browser or mobile app that cannot keep a secret: PKCE is its proof."""
-        return self.token_endpoint_auth_method == "none"  # noqa: S105 (a method name)
+        return self.token_endpoint_auth_method == "none"
 
     def get_client_id(self):
         return self.client_id
@@ -123,7 +128,7 @@ class ClientRegistry:
     def create(self, name: str, redirect_uris: list[str], *, post_logout_redirect_uris=(),
                backchannel_logout_uri=None, initiate_login_uri=None, services=(),
                public=False, auth_method="client_secret_basic",
-               id_token_alg="RS256",  # noqa: S107 (names, not secrets)
+               id_token_alg="RS256",
                jwks=None) -> tuple[RegisteredClient, str | None]:
         """Register a partner; return it and its secret (shown once, stored hashed)."""
         if public:

@@ -11,22 +11,26 @@ from datetime import timedelta
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2 import OAuth2Error
+from authlib.oauth2 import OAuth2Error, rfc7009, rfc7662
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+from authlib.oidc import rpinitiated
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, current_app
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp.accounts.models import Account, Status
 from idp.extensions import db, store
+from idp.models_common import utcnow
 from idp.oidc.claims import ClaimsBuilder
 from idp.oidc.clients import ClientRegistry, RegisteredClient
 from idp.oidc.keys import KeyRing
+from idp.oidc.logout import LogoutService
 from idp.oidc.service import AuthorizationRecorder
 from idp.oidc.tokens import (
     AuthorizationCode,
@@ -38,7 +42,7 @@ from idp.oidc.tokens import (
 )
 from idp.services import audit_journal
 
-ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # noqa: S105 (a name, not a secret)
+ACR_PASSWORD = "urn:netentreprises:acr:pwd"
 
 # --- per-app services -------------------------------------------------------------------
 
@@ -307,17 +311,133 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
 
 class IdPAuthorizationServer(AuthorizationServer):
-    """Adds ``iss`` to every authorization response (RFC 9207), errors included."""
+    """Adds ``iss`` to every authorization response, errors included (RFC 9207 §2).
 
-    def handle_response(self, status_code, payload, headers):
-        headers = [
-            (name, add_params_to_uri(value, {"iss": config("ISSUER")}))
-            if name == "Location" else (name, value)
-            for name, value in headers
-        ]
-        return super().handle_response(status_code, payload, headers)
+    Authlib's IssuerParameter extension registers a server hook that this version never
+    runs, so the parameter is added here.
+    """
+
+    def create_authorization_response(self, request=None, grant_user=None, grant=None):
+        response = super().create_authorization_response(request, grant_user, grant)
+        return _with_issuer(response)
+
+    def handle_error_response(self, request, error):
+        response = super().handle_error_response(request, error)
+        return _with_issuer(response) if getattr(error, "redirect_uri", None) else response
 
 
+def _with_issuer(response):
+    if response.status_code == 302 and response.location:
+        response.location = add_params_to_uri(response.location, {"iss": config("ISSUER")})
+    return response
+
+
+# --- introspection, revocation, end session --------------------------------------------
+
+class AccessTokenRecord:
+    """A verified JWT access token, as the introspection and revocation endpoints see it."""
+
+    def __init__(self, claims: dict):
+        self.claims = claims
+
+    def check_client(self, client):
+        return self.claims.get("client_id") == client.client_id
+
+    def is_expired(self):
+        return self.claims["exp"] <= time.time()
+
+    def is_revoked(self):
+        return revocation_list().is_revoked(self.claims["jti"])
+
+
+def find_token(token_string: str, hint: str | None):
+    """Our access token (verified JWT) or refresh token (stored digest), or None."""
+    if token_string.count(".") == 2 and hint != "refresh_token":
+        try:
+            token = jwt.decode(token_string, keyring().public_key_set(),
+                               algorithms=["RS256", "ES256"])
+        except JoseError:
+            return None
+        if token.header.get("typ") != "at+jwt" or token.claims.get("iss") != config("ISSUER"):
+            return None
+        return AccessTokenRecord(token.claims)
+    row = refresh_tokens().find(token_string)
+    return StoredRefreshToken(row) if row else None
+
+
+class StoredRefreshToken(RefreshTokenRecord):
+    """A refresh token row with its real state, for introspection and revocation."""
+
+    def is_expired(self):
+        return self.row.expires_at <= utcnow()
+
+    def is_revoked(self):
+        # A used (rotated) token is no longer active either.
+        return self.row.revoked_at is not None or self.row.used_at is not None
+
+
+class IntrospectionEndpoint(rfc7662.IntrospectionEndpoint):
+    """RFC 7662: a partner may introspect the tokens issued to it."""
+
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        return token.check_client(client)
+
+    def introspect_token(self, token):
+        if isinstance(token, AccessTokenRecord):
+            claims = token.claims
+            payload = {key: claims[key] for key in ("scope", "client_id", "sub", "exp", "iat",
+                                                    "iss", "aud", "jti") if key in claims}
+            payload["token_type"] = "Bearer"
+            return payload
+        row = token.row
+        return {"scope": row.scope, "client_id": row.client_id, "sub": str(row.account_id),
+                "exp": int(row.expires_at.timestamp()), "iat": int(row.issued_at.timestamp()),
+                "iss": config("ISSUER"), "token_type": "refresh_token"}
+
+
+class RevocationEndpoint(rfc7009.RevocationEndpoint):
+    """RFC 7009: revoking a refresh token also revokes the access tokens of its grant."""
+
+    CLIENT_AUTH_METHODS = [*CLIENT_AUTH_METHODS, "none"]
+
+    def query_token(self, token_string, token_type_hint):
+        return find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        if isinstance(token, AccessTokenRecord):
+            revocation_list().revoke_jti(token.claims["jti"],
+                                         int(token.claims["exp"] - time.time()))
+            return
+        refresh_tokens().revoke_family(token.row.family_id, reason="revoked_by_client",
+                                       account_id=token.row.account_id,
+                                       client_id=token.row.client_id)
+
+
+class EndSessionEndpoint(rpinitiated.EndSessionEndpoint):
+    """RP-initiated logout: ``id_token_hint``, exact ``post_logout_redirect_uri``, ``state``."""
+
+    def get_server_jwks(self):
+        return keyring().public_key_set()
+
+    def resolve_client_from_id_token_claims(self, id_token_claims):
+        audience = id_token_claims.get("aud")
+        if isinstance(audience, list) and len(audience) == 1:
+            audience = audience[0]
+        return self.server.query_client(audience) if isinstance(audience, str) else None
+
+    def end_session(self, end_session_request):
+        """Done by the view, which knows the browser session (see views.end_session)."""
+
+
+def logout_service() -> LogoutService:
+    """Ends sessions and tells partners."""
+    return LogoutService(db.session, audit_journal(), client_registry(), authorization_recorder(),
+                         keyring(), revocation_list(), config("ISSUER"))
 
 
 # --- resource protection ----------------------------------------------------------------
@@ -354,6 +474,9 @@ def init_app(app: Flask) -> None:
     authorization_server.register_grant(ClientCredentialsGrant)
     authorization_server.register_client_auth_method(
         PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
+    authorization_server.register_endpoint(IntrospectionEndpoint)
+    authorization_server.register_endpoint(RevocationEndpoint)
+    authorization_server.register_endpoint(EndSessionEndpoint)
     app.extensions["idp_oidc_server"] = authorization_server
 
     protector = ResourceProtector()

@@ -20,8 +20,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
 
-from idp.accounts.auth import AWAITING_LOGIN, current_account
+from idp.accounts.auth import AWAITING_LOGIN, current_account, sign_out
 from idp.extensions import csrf
 from idp.oidc import server as oidc
 from idp.oidc.clients import SCOPES
@@ -44,6 +46,13 @@ def discovery():
         "token_endpoint": f"{issuer}/oidc/token",
         "userinfo_endpoint": f"{issuer}/oidc/userinfo",
         "jwks_uri": f"{issuer}/oidc/jwks",
+        "introspection_endpoint": f"{issuer}/oidc/introspect",
+        "introspection_endpoint_auth_methods_supported": oidc.CLIENT_AUTH_METHODS,
+        "revocation_endpoint": f"{issuer}/oidc/revoke",
+        "revocation_endpoint_auth_methods_supported": [*oidc.CLIENT_AUTH_METHODS, "none"],
+        "end_session_endpoint": f"{issuer}/oidc/logout",
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -138,6 +147,53 @@ def authorize():
 def token():
     """Token endpoint: authorization code, refresh token, client credentials."""
     return oidc.oidc_server().create_token_response()
+
+
+@bp.post("/oidc/introspect")
+def introspect():
+    """Token introspection (RFC 7662)."""
+    return oidc.oidc_server().create_endpoint_response("introspection")
+
+
+@bp.post("/oidc/revoke")
+def revoke():
+    """Token revocation (RFC 7009)."""
+    return oidc.oidc_server().create_endpoint_response("revocation")
+
+
+@bp.route("/oidc/logout", methods=["GET", "POST"])
+def end_session():
+    """RP-initiated logout. Without a valid ``id_token_hint`` the person confirms first
+    (RP-Initiated Logout §6: otherwise any site could sign people out)."""
+    server = oidc.oidc_server()
+    try:
+        logout = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return render_template(
+            "oidc/error.html", error=error.error,
+            message=_("La demande de déconnexion n'est pas valide (%(reason)s).",
+                      reason=error.description or error.error)), 400
+    account = current_account()
+    hinted_sub = (logout.id_token_claims or {}).get("sub")
+    confirmed = request.method == "POST" and _valid_csrf(request.form.get("csrf_token"))
+    if account is not None and logout.needs_confirmation and not confirmed:
+        return render_template("oidc/confirm_logout.html", client=logout.client,
+                               form_fields=request.values.to_dict())
+    if account is not None and hinted_sub in (None, str(account.id)):
+        client_id = logout.client.client_id if logout.client else None
+        oidc.logout_service().end_session(account.id, session.get("sid"), request_origin(),
+                                          initiated_by=client_id)
+        sign_out()
+    response = server.create_endpoint_response("end_session", logout)
+    return response or render_template("accounts/logged_out.html")
+
+
+def _valid_csrf(token: str | None) -> bool:
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
 
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])

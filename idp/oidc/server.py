@@ -20,6 +20,7 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from authlib.oidc import rpinitiated
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, current_app
+from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -41,6 +42,7 @@ from idp.oidc.tokens import (
     unverified_claims,
 )
 from idp.services import audit_journal
+from idp.web import request_origin
 
 ACR_PASSWORD = "urn:netentreprises:acr:pwd"
 
@@ -324,6 +326,20 @@ class IdPAuthorizationServer(AuthorizationServer):
     def handle_error_response(self, request, error):
         response = super().handle_error_response(request, error)
         return _with_issuer(response) if getattr(error, "redirect_uri", None) else response
+
+    def create_token_response(self, request=None):
+        response = super().create_token_response(request)
+        if response.status_code >= 400:
+            # Failed token requests go to the journal (never the secrets or codes sent).
+            body = response.get_json(silent=True) or {}
+            form = flask_request.form
+            client_id = form.get("client_id") or (flask_request.authorization.username
+                                                  if flask_request.authorization else None)
+            audit_journal().record("oidc.token", "failure", origin=request_origin(), details={
+                "error": body.get("error"), "grant_type": form.get("grant_type"),
+                "client_id": client_id})
+            db.session.commit()
+        return response
 
 
 def _with_issuer(response):

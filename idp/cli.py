@@ -10,10 +10,11 @@ from flask import Flask
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
-from idp.demo import DemoLoader, as_json
+from idp.demo import PARTNERS, DemoLoader, as_json
 from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
 from idp.oidc.cli import client_cli, keys_cli
+from idp.oidc.server import client_registry
 from idp.services import audit_journal, password_hasher
 
 idp_cli = AppGroup("idp", help="Administration du fournisseur d'identité.")
@@ -67,7 +68,7 @@ def import_directory(establishments: Path, companies: Path | None) -> None:
 def load_demo(as_json_output: bool) -> None:
     """Met la base à jour et charge les données de démonstration (relançable sans risque)."""
     upgrade()
-    people = DemoLoader(db.session, password_hasher(), _importer()).load()
+    people = DemoLoader(db.session, password_hasher(), _importer(), client_registry()).load()
     if as_json_output:
         click.echo(json.dumps(as_json(people), ensure_ascii=False, indent=2))
         return
@@ -76,6 +77,10 @@ def load_demo(as_json_output: bool) -> None:
         role = "administrateur" if person.role == "administrator" else "déclarant"
         click.echo(f"  {person.siret}  {person.last_name:<10} {person.first_name:<8} "
                    f"{person.password:<13} {role}, {person.company}")
+    click.echo("Sites partenaires (client_id / client_secret / redirect_uri) :")
+    for partner in PARTNERS:
+        click.echo(f"  {partner.client_id:<18} {partner.client_secret:<30} "
+                   f"{partner.redirect_uri}  ({', '.join(partner.services)})")
 
 
 def init_app(app: Flask) -> None:

@@ -28,6 +28,7 @@ from idp.habilitations.models import (
     Subscription,
 )
 from idp.models_common import utcnow
+from idp.oidc.clients import ClientRegistry
 
 SAMPLE = Path(__file__).parent / "directory" / "sample"
 ESTABLISHMENTS_FILE = SAMPLE / "StockEtablissement_sample.csv"
@@ -84,13 +85,35 @@ PEOPLE = [
 GRANTED_BY = {"Karim": "Sophie", "Élodie": "Sophie", "Julie": "Marc"}
 
 
+@dataclass(frozen=True)
+class DemoPartner:
+    """A demo partner site and its credentials (fixed, for local use only)."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    redirect_uri: str
+    post_logout_redirect_uri: str
+    services: tuple[str, ...]
+
+
+PARTNERS = [
+    DemoPartner("demo-portail-dsn", "demo-secret-portail-dsn-2026", "Portail DSN (démo)",
+                "http://localhost:5001/callback", "http://localhost:5001/", ("DSN", "DUCS")),
+    DemoPartner("demo-compte-atmp", "demo-secret-compte-atmp-2026", "Compte AT/MP (démo)",
+                "http://localhost:5002/callback", "http://localhost:5002/", ("ATMP", "PPREV")),
+]
+
+
 class DemoLoader:
     """Loads the demo data in the given database session."""
 
-    def __init__(self, session: Session, hasher: PasswordHasher, importer: DirectoryImporter):
+    def __init__(self, session: Session, hasher: PasswordHasher, importer: DirectoryImporter,
+                 registry: ClientRegistry):
         self._session = session
         self._hasher = hasher
         self._importer = importer
+        self._registry = registry
 
     def load(self) -> list[DemoPerson]:
         """Load everything; return the demo people and their credentials."""
@@ -105,7 +128,17 @@ class DemoLoader:
         self._subscriptions()
         self._habilitations(accounts, portfolio)
         self._session.commit()
+        self._partners()
         return PEOPLE
+
+    def _partners(self) -> None:
+        for partner in PARTNERS:
+            self._registry.delete(partner.client_id)  # re-created as described here
+            self._registry.create(
+                partner.name, [partner.redirect_uri],
+                post_logout_redirect_uris=[partner.post_logout_redirect_uri],
+                services=partner.services, client_id=partner.client_id,
+                secret=partner.client_secret)
 
     def _catalogue(self) -> None:
         for code, label, granularity, rights, implied_by, link in CATALOGUE:
@@ -204,6 +237,7 @@ class DemoLoader:
             self._session.add(habilitation)
 
 
-def as_json(people: list[DemoPerson]) -> list[dict]:
+def as_json(people: list[DemoPerson]) -> dict:
     """The demo credentials, for scripts."""
-    return [asdict(person) for person in people]
+    return {"accounts": [asdict(person) for person in people],
+            "partners": [asdict(partner) for partner in PARTNERS]}

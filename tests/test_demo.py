@@ -32,7 +32,10 @@ def test_demo_loads_twice_without_duplicates(app):
 def test_demo_credentials_sign_in(app):
     result = app.test_cli_runner().invoke(args=["idp", "demo", "--json"])
     assert result.exit_code == 0, result.output
-    people = json.loads(result.stdout)
+    demo = json.loads(result.stdout)
+    people = demo["accounts"]
+    assert [p["client_id"] for p in demo["partners"]] == ["demo-portail-dsn",
+                                                          "demo-compte-atmp"]
     assert {p["role"] for p in people} == {"administrator", "declarant"}
     for person in people:
         client = app.test_client()

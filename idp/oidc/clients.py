@@ -128,9 +128,12 @@ class ClientRegistry:
     def create(self, name: str, redirect_uris: list[str], *, post_logout_redirect_uris=(),
                backchannel_logout_uri=None, initiate_login_uri=None, services=(),
                public=False, auth_method="client_secret_basic",
-               id_token_alg="RS256",
-               jwks=None) -> tuple[RegisteredClient, str | None]:
-        """Register a partner; return it and its secret (shown once, stored hashed)."""
+               id_token_alg="RS256", jwks=None, client_id=None,
+               secret=None) -> tuple[RegisteredClient, str | None]:
+        """Register a partner; return it and its secret (shown once, stored hashed).
+
+        ``client_id`` and ``secret`` are drawn at random unless given (demo data only).
+        """
         if public:
             auth_method = "none"
         if auth_method not in AUTH_METHODS:
@@ -140,12 +143,15 @@ class ClientRegistry:
         missing = sorted(set(services) - set(catalogue))
         if missing:
             raise UnknownService(", ".join(missing))
-        secret = None if auth_method in ("none", "private_key_jwt") else secrets.token_urlsafe(32)
+        if auth_method in ("none", "private_key_jwt"):
+            secret = None
+        elif secret is None:
+            secret = secrets.token_urlsafe(32)
         grant_types = ["authorization_code", "refresh_token"]
         if not public:
             grant_types.append("client_credentials")
         row = OAuthClient(
-            client_id=secrets.token_urlsafe(18), name=name,
+            client_id=client_id or secrets.token_urlsafe(18), name=name,
             client_secret_digest=secret_digest(secret) if secret else None,
             redirect_uris=list(redirect_uris),
             post_logout_redirect_uris=list(post_logout_redirect_uris),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tests.oidc.conftest import JULIE, REDIRECT_URI, Flow, register, verify
 

@@ -53,6 +53,24 @@ def test_code_flow_with_pkce_gives_verified_tokens(flow, issuer, partner):
     assert "habilitations" not in access  # access tokens stay small
 
 
+def test_the_grant_is_recorded_without_a_consent_screen(flow, demo, partner):
+    flow.redeem(flow.authorize())
+    from sqlalchemy import select
+
+    from idp.audit.models import AuditEvent
+    from idp.extensions import db
+    from idp.oidc.models import AuthorizationGrant
+
+    with demo.app_context():
+        grant = db.session.scalars(select(AuthorizationGrant)).one()
+        assert grant.client_id == partner.client_id
+        assert "habilitations" in grant.scope.split()
+        journal = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "oidc.authorize")).one()
+        assert journal.account_id == grant.account_id
+        assert journal.details["client_id"] == partner.client_id
+
+
 def test_userinfo_answers_get_and_post(flow, issuer):
     token = flow.redeem(flow.authorize())
     bearer = {"Authorization": f"Bearer {token['access_token']}"}
@@ -89,3 +107,7 @@ def test_discovery_is_complete_and_truthful(issuer):
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["authorization_response_iss_parameter_supported"] is True
     assert set(metadata["id_token_signing_alg_values_supported"]) == {"RS256", "ES256"}
+    # Keys exist from the first start: one per algorithm.
+    keys = requests.get(metadata["jwks_uri"]).json()["keys"]
+    assert sorted(k["alg"] for k in keys) == ["ES256", "RS256"]
+    assert all("d" not in k for k in keys)  # public halves only

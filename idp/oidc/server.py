@@ -180,9 +180,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=payload.get("code_challenge_method"),
         )
         code_store().save(code, record)
-        if nonce:  # a nonce is accepted once per client (replay protection)
+        if nonce:  # a nonce is accepted once per client while its ID token could live
             store.get().set(f"oidc-nonce:{request.client.client_id}:{nonce}", "1",
-                            config("OIDC_REFRESH_TOKEN_LIFETIME_DAYS") * 86400)
+                            config("OIDC_CODE_LIFETIME_SECONDS")
+                            + config("OIDC_ID_TOKEN_LIFETIME_SECONDS"))
 
     def query_authorization_code(self, code, client: RegisteredClient):
         record, replayed_family = code_store().redeem(code)

@@ -8,6 +8,7 @@ import uuid
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import (
     Blueprint,
@@ -95,7 +96,7 @@ def _needs_login(account) -> bool:
     if "login" in request.args.get("prompt", "").split():
         return True
     max_age = request.args.get("max_age")
-    if max_age is not None and max_age.isdigit():
+    if max_age is not None:  # checked to be digits by the caller
         return time.time() - session.get("auth_time", 0) > int(max_age)
     return False
 
@@ -115,6 +116,13 @@ def authorize():
             message=_("La demande de connexion du site partenaire n'est pas valide "
                       "(%(reason)s). Revenez sur le site partenaire et recommencez.",
                       reason=error.description or error.error)), 400
+
+    max_age = request.args.get("max_age")
+    if max_age is not None and not max_age.isdigit():
+        error = InvalidRequestError("'max_age' must be a number of seconds",
+                                    redirect_uri=grant.redirect_uri,
+                                    state=grant.request.payload.state)
+        return oidc.oidc_server().handle_error_response(None, error)
 
     if _needs_login(account):
         if "none" in request.args.get("prompt", "").split():

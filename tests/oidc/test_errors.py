@@ -49,6 +49,7 @@ def redirect_error(browser, issuer, params):
     ({"code_challenge": "trop-court"}, "invalid_request"),
     ({"response_type": "token"}, "unsupported_response_type"),
     ({"prompt": "none login"}, "invalid_request"),
+    ({"max_age": "une heure"}, "invalid_request"),
 ])
 def test_bad_authorization_requests_come_back_with_the_error(signed_in_browser, issuer,
                                                              partner, overrides, error):

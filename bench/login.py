@@ -6,32 +6,28 @@ The goal: a sign-in costs little more than its hash. Run: ``.venv/bin/python ben
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
-import socket
-import subprocess
 import sys
-import tempfile
+
+# bench/token.py is named like the standard library's ``token`` module: keep this folder off
+# the import path, or ``import tokenize`` (which logging needs) would load that script.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
+
+import argparse
+import re
+import sys
 import time
-from pathlib import Path
 
 import requests
 from argon2 import PasswordHasher
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from idp.config import DEFAULTS  # noqa: E402
+from bench.idp_server import demo_environment, free_port, gunicorn, storage_label
+from idp.config import DEFAULTS
 
 USER = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
         "password": "Camions2026"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def argon2_verifications_per_second(seconds: float) -> float:
@@ -67,38 +63,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
-    env = dict(os.environ)
-    env.setdefault("IDP_DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
-    env["IDP_SECRET_KEY"] = "bench-secret-key"
-    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-    subprocess.run([*flask, "idp", "demo"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/connexion", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    env = demo_environment()
+    with gunicorn(env, free_port()) as base:
         sign_ins_per_second(base, 1.0)  # warm up
         sign_ins = sign_ins_per_second(base, args.seconds)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     raw = argon2_verifications_per_second(args.seconds)
 
-    storage = "PostgreSQL" if "postgresql" in env["IDP_DATABASE_URL"] else "SQLite"
-    store = "Redis" if env.get("IDP_REDIS_URL") else "in-process store"
     params = (f"argon2id t={DEFAULTS['ARGON2_TIME_COST']} m={DEFAULTS['ARGON2_MEMORY_KIB']} KiB "
               f"p={DEFAULTS['ARGON2_PARALLELISM']}")
-    print(f"storage: {storage} + {store}; hash: {params}; gunicorn: 1 sync worker")
+    print(f"storage: {storage_label(env)}; hash: {params}; gunicorn: 1 sync worker")
     print(f"password sign-ins per second (GET form + POST): {sign_ins:8.1f}")
     print(f"raw argon2 verifications per second:            {raw:8.1f}")
     print(f"ratio sign-in / raw verification:               {sign_ins / raw:8.2f}")

@@ -18,6 +18,7 @@ import sys
 # import path, or ``import tokenize`` (which logging needs) would load this script instead.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse
 import base64
@@ -27,42 +28,17 @@ import json
 import re
 import secrets
 import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.idp_server import demo_environment, free_port, gunicorn, storage_label
+
 PARTNER = ("demo-portail-dsn", "demo-secret-portail-dsn-2026", "http://localhost:5001/callback")
 PERSON = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
           "password": "Camions2026"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_idp(env: dict, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
-               "--threads", "4", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-               "wsgi:app"]
-    if shutil.which("taskset"):
-        command = ["taskset", "-c", "0", *command]  # one core, like the reference
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=1)
-            return server
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit("the IdP did not start")
 
 
 def hammer(port: int, seconds: float, threads: int, make_body) -> float:
@@ -135,38 +111,29 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
-    env = dict(os.environ)
-    env.setdefault("IDP_DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
-    env["IDP_SECRET_KEY"] = "bench-secret-key"
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "idp", "demo"], cwd=ROOT,
-                   env=env, check=True, capture_output=True)
-
+    env = demo_environment()
+    pin = 0 if shutil.which("taskset") else None  # one core, like the reference
     results = []
     for alg in ("ES256", "RS256"):
         port = free_port()
         env["IDP_ISSUER"] = f"http://127.0.0.1:{port}"
         env["IDP_OIDC_ACCESS_TOKEN_ALG"] = alg
-        server = start_idp(env, port)
-        try:
+        # gthread keeps connections alive, as node-oidc-provider's server does.
+        with gunicorn(env, port, "--worker-class", "gthread", "--threads", "4",
+                      pin_to_core=pin) as base:
             hammer(port, 1.0, args.threads, client_credentials_body)  # warm up
             cc = hammer(port, args.seconds, args.threads, client_credentials_body)
-            chains = [refresh_token(env["IDP_ISSUER"]) for _ in range(args.threads)]
+            chains = [refresh_token(base) for _ in range(args.threads)]
 
             def refresh_body(index, state, chains=chains):
                 token = state["last"]["refresh_token"] if "last" in state else chains[index]
                 return urlencode({"grant_type": "refresh_token", "refresh_token": token})
 
             refresh = hammer(port, args.seconds, args.threads, refresh_body)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
         results.append((alg, cc, refresh))
 
-    storage = "PostgreSQL" if "postgresql" in env["IDP_DATABASE_URL"] else "SQLite"
-    store = "Redis" if env.get("IDP_REDIS_URL") else "in-process store"
-    print(f"storage: {storage} + {store}; gunicorn: 1 gthread worker"
-          f"{' pinned to core 0' if shutil.which('taskset') else ''}; "
+    print(f"storage: {storage_label(env)}; gunicorn: 1 gthread worker"
+          f"{' pinned to core 0' if pin is not None else ''}; "
           f"{args.threads} client connections")
     for alg, cc, refresh in results:
         print(f"{alg} JWT access tokens: client_credentials grants/s {cc:8.1f}   "

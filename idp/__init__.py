@@ -59,10 +59,12 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from idp.accounts.security_views import bp as security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.oidc import server as oidc_server
     from idp.oidc.views import bp as oidc_bp
 
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(security_bp)
     oidc_server.init_app(app)
     app.register_blueprint(oidc_bp)

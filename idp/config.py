@@ -52,9 +52,21 @@ DEFAULTS: dict[str, object] = {
     "OIDC_ACCESS_TOKEN_ALG": "ES256",  # ES256 signs ~20 times faster than RS256
     # Past this size the habilitations claim moves to /api/v1/habilitations (distributed).
     "OIDC_INLINE_HABILITATIONS_MAX_BYTES": 4096,
+    "PASSWORD_POLICY": "net-entreprises",  # or "long" (12–128 characters, no composition)
+    "TOTP_ISSUER": "net-entreprises.fr",
+    "SECOND_FACTOR_FREE_ATTEMPTS": 5,  # wrong codes before waits start at the second step
+    "SMTP_HOST": None,  # None: e-mails are written as .eml files in the outbox folder
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "MAIL_FROM": "Net-entreprises <ne-pas-repondre@net-entreprises.example>",
+    "OUTBOX_DIR": None,  # None: the outbox folder inside the instance folder
 }
 
-INT_SETTINGS = {name for name, value in DEFAULTS.items() if isinstance(value, int)}
+BOOL_SETTINGS = {name for name, value in DEFAULTS.items() if isinstance(value, bool)}
+INT_SETTINGS = {name for name, value in DEFAULTS.items()
+                if isinstance(value, int) and name not in BOOL_SETTINGS}
 
 
 def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
@@ -62,17 +74,27 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     settings = dict(DEFAULTS)
     for name in DEFAULTS:
         raw = os.environ.get(f"IDP_{name}")
-        if raw not in (None, ""):
-            settings[name] = _int(raw, f"IDP_{name}") if name in INT_SETTINGS else raw
+        if raw in (None, ""):
+            continue
+        if name in BOOL_SETTINGS:
+            settings[name] = _bool(raw)
+        elif name in INT_SETTINGS:
+            settings[name] = _int(raw, f"IDP_{name}")
+        else:
+            settings[name] = raw
     settings.update(overrides or {})
 
     instance = Path(instance_path)
     if not settings["DATABASE_URL"]:
         instance.mkdir(parents=True, exist_ok=True)
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'idp.sqlite3'}"
+    if not settings["OUTBOX_DIR"]:
+        settings["OUTBOX_DIR"] = str(instance / "outbox")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance)
     _check_argon2_floor(settings)
+    if settings["PASSWORD_POLICY"] not in ("net-entreprises", "long"):
+        raise ConfigurationError("IDP_PASSWORD_POLICY vaut net-entreprises ou long")
 
     secure = str(settings["ISSUER"]).startswith("https://")
     derived = dict(

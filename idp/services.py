@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app
+import uuid
 
+from flask import current_app, session
+
+from idp.accounts.models import Account, Status
+from idp.accounts.notifications import AccountNotifier
+from idp.accounts.password_policy import current_policy
 from idp.accounts.passwords import PasswordHasher
+from idp.accounts.security import AccountSecurity
 from idp.accounts.service import AuthenticationService
 from idp.accounts.throttling import BackoffPolicy, LoginThrottle
+from idp.accounts.two_factor import TwoFactor
 from idp.audit.service import AuditJournal
 from idp.extensions import db, store
 
@@ -54,3 +61,48 @@ def authentication_service() -> AuthenticationService:
     return AuthenticationService(
         db.session, password_hasher(), account_throttle, ip_throttle, audit_journal()
     )
+
+
+def second_factor_throttle() -> LoginThrottle:
+    """The named limiter of the second sign-in step, per account."""
+    config = current_app.config
+    return LoginThrottle(store.get(), "second-factor", BackoffPolicy(
+        free_attempts=int(config["SECOND_FACTOR_FREE_ATTEMPTS"]),
+        base_delay=int(config["LOGIN_BASE_DELAY_SECONDS"]),
+        max_delay=int(config["LOGIN_MAX_DELAY_SECONDS"]),
+        window=int(config["LOGIN_FAILURE_WINDOW_SECONDS"])))
+
+
+def two_factor() -> TwoFactor:
+    """TOTP and recovery codes."""
+    return TwoFactor(db.session, store.get(), password_hasher(),
+                     current_app.config["TOTP_ISSUER"])
+
+
+def account_security() -> AccountSecurity:
+    """Changes a signed-in person makes to their own security."""
+    interface = current_app.session_interface
+    current_sid = session.sid
+
+    def end_other_sessions(account_id) -> None:
+        interface.end_account_sessions(str(account_id), keep=current_sid)
+
+    return AccountSecurity(db.session, store.get(), password_hasher(), current_policy(),
+                           audit_journal(), AccountNotifier(), two_factor(),
+                           end_other_sessions)
+
+
+def usable_account(account_id: str) -> Account | None:
+    """The account ``account_id`` if it may still sign in and receive tokens."""
+    account = db.session.get(Account, uuid.UUID(account_id))
+    if account is None or account.status in (Status.REMOVED, Status.LOCKED):
+        return None
+    return account
+
+
+def record_second_factor(account, method: str | None, origin) -> None:
+    """Journal a second-step attempt and keep what it changed (last step, used code)."""
+    audit_journal().record("login.second_factor", "success" if method else "failure",
+                           account_id=account.id, origin=origin,
+                           details={"method": method} if method else {})
+    db.session.commit()

@@ -105,8 +105,10 @@ class StoreSessionInterface(SessionInterface):
         """Drop ``sid`` from the index of ``account_id``'s sessions."""
         self.store.remove_member(ACCOUNT_SESSIONS_KEY.format(account_id), sid)
 
-    def end_account_sessions(self, account_id: str) -> None:
-        """Delete every session of ``account_id`` from the store."""
+    def end_account_sessions(self, account_id: str, keep: str | None = None) -> None:
+        """Delete every session of ``account_id`` from the store, but ``keep``."""
         index = ACCOUNT_SESSIONS_KEY.format(account_id)
-        sids = self.store.members(index)
-        self.store.delete(index, *(SESSION_KEY.format(sid) for sid in sids))
+        ended = self.store.members(index) - {keep}
+        self.store.delete(*(SESSION_KEY.format(sid) for sid in ended))
+        for sid in ended:
+            self.store.remove_member(index, sid)

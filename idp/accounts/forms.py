@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import Length
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import Email, EqualTo, Length, ValidationError
 
+from idp.accounts.password_policy import current_policy
+from idp.accounts.security import SECRET_QUESTIONS
 from idp.accounts.service import Credentials
 from idp.forms import Required, check_siret
 
@@ -38,3 +40,64 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """The « Vous déconnecter » button: a POST with its CSRF token, never a bare GET."""
+
+
+def check_password_policy(form, field) -> None:
+    """The configured policy, with every rule the password breaks."""
+    evaluation = current_policy().evaluate(field.data or "")
+    if not evaluation.accepted:
+        raise ValidationError(" · ".join(str(p) for p in evaluation.problems))
+
+
+class NewPasswordMixin:
+    """A new password and its confirmation, checked by the policy."""
+
+    new_password = PasswordField(_l("Nouveau mot de passe"),
+                                 validators=[Required(), check_password_policy],
+                                 render_kw={"data-gauge": "gauge"})
+    confirm_password = PasswordField(_l("Confirmation du mot de passe"), validators=[
+        Required(), EqualTo("new_password", message=_l("Les deux mots de passe diffèrent."))])
+
+
+class ChangePasswordForm(NewPasswordMixin, FlaskForm):
+    """Change the password: the current one first."""
+
+    current_password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
+
+
+class SecretQuestionForm(FlaskForm):
+    """Choose the secret question used to recover the password."""
+
+    password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
+    question = SelectField(_l("Question secrète"), validators=[Required()])
+    answer = StringField(_l("Réponse"), validators=[
+        Required(), Length(min=2, max=100, message=_l("Entre 2 et 100 caractères"))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
+
+
+class EmailChangeForm(FlaskForm):
+    """Change the e-mail address (confirmed by a link sent to the new one)."""
+
+    password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
+    email = EmailField(_l("Nouvelle adresse électronique"), validators=[
+        Required(), Email(message=_l("Adresse électronique invalide")), Length(max=254)])
+    confirm_email = EmailField(_l("Confirmation de l'adresse électronique"), validators=[
+        Required(), EqualTo("email", message=_l("Les deux adresses diffèrent."))])
+
+
+class CodeForm(FlaskForm):
+    """A 6-digit code from the authenticator app (or a recovery code)."""
+
+    code = StringField(_l("Code de vérification"), validators=[
+        Required(), Length(max=20, message=_l("20 caractères au plus"))])
+    next = HiddenField()
+
+
+class DisableTwoFactorForm(FlaskForm):
+    """Turn 2FA off: password and a code."""
+
+    password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
+    code = StringField(_l("Code de vérification"), validators=[Required(), Length(max=20)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -14,15 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.habilitations.models import Service
+from idp.hashing import sha256_hex as secret_digest
 from idp.oidc.models import OAuthClient
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SCOPES = ("openid", "profile", "email", "phone", "siret", "habilitations")
-
-
-def secret_digest(secret: str) -> str:
-    """SHA-256 of a client secret: enough for a 256-bit random value, and fast."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from datetime import timedelta
 
 from authlib.common.urls import add_params_to_uri
@@ -25,7 +24,6 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp.accounts.models import Account, Status
 from idp.extensions import db, store
 from idp.models_common import utcnow
 from idp.oidc.claims import ClaimsBuilder
@@ -41,10 +39,11 @@ from idp.oidc.tokens import (
     RevocationList,
     unverified_claims,
 )
-from idp.services import audit_journal
+from idp.services import audit_journal, usable_account
 from idp.web import request_origin
 
-ACR_PASSWORD = "urn:netentreprises:acr:pwd"
+ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # password only
+ACR_MFA = "urn:netentreprises:acr:mfa"  # password and a one-time code
 
 # --- per-app services -------------------------------------------------------------------
 
@@ -91,12 +90,6 @@ def authorization_recorder() -> AuthorizationRecorder:
                                  config("SESSION_IDLE_MINUTES") * 60)
 
 
-def load_account(account_id: str) -> Account | None:
-    """An account that may still receive tokens."""
-    account = db.session.get(Account, uuid.UUID(account_id))
-    if account is None or account.status in (Status.REMOVED, Status.LOCKED):
-        return None
-    return account
 
 
 # --- tokens -----------------------------------------------------------------------------
@@ -199,7 +192,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was taken from the store when redeemed."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode):
-        if load_account(authorization_code.account_id) is None:
+        if usable_account(authorization_code.account_id) is None:
             return None
         return LoginContext(
             account_id=authorization_code.account_id, auth_time=authorization_code.auth_time,
@@ -220,7 +213,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: RefreshTokenRecord):
         row = refresh_token.row
-        if load_account(str(row.account_id)) is None:
+        if usable_account(str(row.account_id)) is None:
             return None
         return LoginContext(account_id=str(row.account_id), auth_time=row.auth_time,
                             amr=tuple(row.amr or ()), acr=row.acr, sid=row.sid,
@@ -292,7 +285,7 @@ class IdPOpenIDCode(OpenIDCode):
         return claims
 
     def generate_user_info(self, user: LoginContext, scope):
-        account = load_account(user.account_id)
+        account = usable_account(user.account_id)
         return claims_builder().user_info(account, scope, user.services)
 
 

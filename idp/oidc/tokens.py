@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -14,14 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.audit.service import AuditJournal
+from idp.hashing import sha256_hex as digest
 from idp.models_common import utcnow
 from idp.oidc.models import RefreshToken
 from idp.store import Store
-
-
-def digest(value: str) -> str:
-    """SHA-256 hex of a bearer value: what we store instead of the value itself."""
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def unverified_claims(jwt_string: str) -> dict:

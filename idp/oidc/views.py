@@ -25,10 +25,12 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from idp.accounts.auth import AWAITING_LOGIN, current_account, sign_out
+from idp.accounts.views import start_second_step
 from idp.extensions import csrf
 from idp.oidc import server as oidc
 from idp.oidc.clients import SCOPES
 from idp.oidc.tokens import LoginContext
+from idp.services import usable_account
 from idp.web import request_origin
 
 bp = Blueprint("oidc", __name__)
@@ -64,7 +66,7 @@ def discovery():
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
-        "acr_values_supported": [oidc.ACR_PASSWORD],
+        "acr_values_supported": [oidc.ACR_PASSWORD, oidc.ACR_MFA],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
             "given_name", "family_name", "email", "email_verified", "phone_number", "siret",
@@ -138,10 +140,17 @@ def authorize():
             login["siret"] = request.args["login_hint"]
         return redirect("/connexion?" + urlencode(login))
 
+    amr = tuple(session.get("amr", ["pwd"]))
+    if oidc.ACR_MFA in request.args.get("acr_values", "").split() and "otp" not in amr:
+        # The partner demands two factors: pass the second step now, or enrol first.
+        if account.totp_secret:
+            return start_second_step(account, request.full_path)
+        return redirect(url_for("security.enable_two_factor", next=request.full_path))
+
     session.pop(AWAITING_LOGIN, None)
     login = LoginContext(
-        account_id=str(account.id), auth_time=session.get("auth_time"),
-        amr=tuple(session.get("amr", ["pwd"])), acr=oidc.ACR_PASSWORD, sid=session.get("sid"),
+        account_id=str(account.id), auth_time=session.get("auth_time"), amr=amr,
+        acr=oidc.ACR_MFA if "otp" in amr else oidc.ACR_PASSWORD, sid=session.get("sid"),
         family_id=uuid.uuid4().hex)
     response = oidc.oidc_server().create_authorization_response(grant=grant, grant_user=login)
     if response.status_code == 302 and "code=" in response.headers.get("Location", ""):
@@ -208,7 +217,7 @@ def _valid_csrf(token: str | None) -> bool:
 def userinfo():
     """Claims about the person the access token speaks for (GET and POST, OIDC Core §5.3)."""
     token = oidc.access_token("openid")
-    account = oidc.load_account(token["sub"])
+    account = usable_account(token["sub"])
     if account is None:
         return jsonify(error="invalid_token"), 401
     client = oidc.client_registry().find(token["client_id"])
@@ -220,7 +229,7 @@ def userinfo():
 def habilitations_api():
     """The habilitations claim, page by page: the source of the distributed claim."""
     token = oidc.access_token("habilitations")
-    account = oidc.load_account(token["sub"])
+    account = usable_account(token["sub"])
     if account is None:
         return jsonify(error="invalid_token"), 401
     try:

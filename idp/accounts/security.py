@@ -1,0 +1,170 @@
+"""« Sécurité de votre compte »: password, secret question, e-mail, 2FA, recent sign-ins.
+
+Every change is journaled and e-mailed to the holder; a new password ends the holder's
+other sessions.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account
+from idp.accounts.names import name_key
+from idp.accounts.notifications import AccountNotifier
+from idp.accounts.passwords import PasswordHasher
+from idp.accounts.two_factor import TwoFactor
+from idp.audit.models import AuditEvent
+from idp.audit.service import AuditJournal, Origin
+from idp.hashing import sha256_hex
+from idp.models_common import utcnow
+from idp.store import Store
+
+EMAIL_CHANGE_SECONDS = 24 * 3600
+
+SECRET_QUESTIONS = [
+    _l("Quel est le nom de votre premier animal de compagnie ?"),
+    _l("Quelle est la ville de naissance de votre mère ?"),
+    _l("Quel était le nom de votre école primaire ?"),
+    _l("Quel est le prénom de votre meilleur ami d'enfance ?"),
+    _l("Quel était le modèle de votre première voiture ?"),
+    _l("Quel est votre plat préféré ?"),
+]
+
+
+class WrongPassword(Exception):
+    """The current password given to confirm a change is wrong."""
+
+
+class WrongCode(Exception):
+    """The 2FA code given to confirm a change is wrong."""
+
+
+class PasswordRefused(Exception):
+    """The new password breaks the policy; ``problems`` says how."""
+
+    def __init__(self, problems):
+        super().__init__("password refused")
+        self.problems = problems
+
+
+def answer_key(answer: str) -> str:
+    """Secret answers compare like names: case, accents and spaces do not matter."""
+    return name_key(answer)
+
+
+class AccountSecurity:
+    """The changes a signed-in person makes to their own account's security."""
+
+    def __init__(self, session: Session, store: Store, hasher: PasswordHasher, policy,
+                 journal: AuditJournal, notifier: AccountNotifier, two_factor: TwoFactor,
+                 end_other_sessions: Callable[[uuid.UUID], None]):
+        self._session = session
+        self._store = store
+        self._hasher = hasher
+        self._policy = policy
+        self._journal = journal
+        self._notifier = notifier
+        self._two_factor = two_factor
+        self._end_other_sessions = end_other_sessions
+
+    def _check_password(self, account: Account, password: str) -> None:
+        if not self._hasher.verify(account.password_hash, password):
+            raise WrongPassword()
+
+    def set_password(self, account: Account, new_password: str, origin: Origin,
+                     action: str) -> None:
+        """Store a new password (policy checked), journal, e-mail, end other sessions."""
+        evaluation = self._policy.evaluate(new_password)
+        if not evaluation.accepted:
+            raise PasswordRefused(evaluation.problems)
+        account.password_hash = self._hasher.hash(new_password)
+        account.password_changed_at = utcnow()
+        self._journal.record(action, "success", account_id=account.id, origin=origin)
+        self._session.commit()
+        self._notifier.security_change(account, str(_l("nouveau mot de passe")))
+        self._end_other_sessions(account.id)
+
+    def change_password(self, account: Account, current: str, new_password: str,
+                        origin: Origin) -> None:
+        """Change the password; the current one is required."""
+        self._check_password(account, current)
+        self.set_password(account, new_password, origin, "password.changed")
+
+    def change_secret_question(self, account: Account, password: str, question: str,
+                               answer: str, origin: Origin) -> None:
+        """Choose a new secret question and answer (stored as an argon2 hash)."""
+        self._check_password(account, password)
+        account.secret_question = question
+        account.secret_answer_hash = self._hasher.hash(answer_key(answer))
+        self._journal.record("secret_question.changed", "success", account_id=account.id,
+                             origin=origin)
+        self._session.commit()
+        self._notifier.security_change(account, str(_l("nouvelle question secrète")))
+
+    def request_email_change(self, account: Account, password: str, new_email: str,
+                             origin: Origin, link_for: Callable[[str], str]) -> None:
+        """Send a confirmation link to ``new_email``; nothing changes until it is opened."""
+        self._check_password(account, password)
+        token = secrets.token_urlsafe(32)
+        self._store.set(f"email-change:{sha256_hex(token)}",
+                        json.dumps({"account": str(account.id), "email": new_email}),
+                        EMAIL_CHANGE_SECONDS)
+        self._journal.record("email.change_requested", "success", account_id=account.id,
+                             origin=origin, details={"new_email": new_email})
+        self._session.commit()
+        self._notifier.email_change(account, new_email, link_for(token))
+
+    def confirm_email_change(self, token: str, origin: Origin) -> Account | None:
+        """Apply the e-mail change the link stands for (once); None if it is unknown."""
+        raw = self._store.pop(f"email-change:{sha256_hex(token)}")
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        account = self._session.get(Account, uuid.UUID(data["account"]))
+        if account is None:
+            return None
+        old_email = account.email
+        account.email = data["email"]
+        account.email_verified = True
+        self._journal.record("email.changed", "success", account_id=account.id,
+                             origin=origin, details={"old_email": old_email})
+        self._session.commit()
+        if old_email and old_email != account.email:
+            self._notifier.email_replaced(account, old_email)
+        return account
+
+    def confirm_two_factor(self, account: Account, code: str, origin: Origin) -> list[str]:
+        """Turn 2FA on with the first code; return the recovery codes to show once."""
+        codes = self._two_factor.confirm_enrolment(account, code)
+        if codes is None:
+            raise WrongCode()
+        self._journal.record("2fa.enabled", "success", account_id=account.id, origin=origin)
+        self._session.commit()
+        self._notifier.security_change(account, str(_l("double authentification activée")))
+        return codes
+
+    def disable_two_factor(self, account: Account, password: str, code: str,
+                           origin: Origin) -> None:
+        """Turn 2FA off: the password and a code are both required."""
+        self._check_password(account, password)
+        if self._two_factor.verify(account, code) is None:
+            self._session.commit()  # a used recovery code stays used
+            raise WrongCode()
+        self._two_factor.disable(account)
+        self._journal.record("2fa.disabled", "success", account_id=account.id, origin=origin)
+        self._session.commit()
+        self._notifier.security_change(account, str(_l("double authentification désactivée")))
+
+    def recent_sign_ins(self, account: Account, limit: int = 10) -> list[AuditEvent]:
+        """The last sign-ins and failed attempts on this account."""
+        return list(self._session.scalars(
+            select(AuditEvent).where(AuditEvent.account_id == account.id,
+                                     AuditEvent.action == "login")
+            .order_by(AuditEvent.id.desc()).limit(limit)))

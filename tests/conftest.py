@@ -10,10 +10,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import uuid
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher as Argon2Hasher
 from sqlalchemy import text
 
@@ -66,10 +71,60 @@ def migrated_database(tmp_path_factory):
     return {"template": template}
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mailbox:
+    """What the test SMTP server received."""
+
+    def __init__(self):
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        """Messages sent to ``address``."""
+        return [m for m in self.messages if m["To"] == address]
+
+    @staticmethod
+    def text(message: EmailMessage) -> str:
+        """The plain-text part of ``message``."""
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    def link(self, message: EmailMessage) -> str:
+        """The first link of ``message``."""
+        return re.search(r"https?://\S+", self.text(message)).group(0)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a loopback port, for the whole run."""
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller
+    controller.stop()
+
+
 @pytest.fixture
-def settings(migrated_database, tmp_path):
+def mailbox(smtp_server) -> Mailbox:
+    """The messages sent during this test."""
+    smtp_server.handler.messages.clear()
+    return smtp_server.handler
+
+
+@pytest.fixture
+def settings(migrated_database, tmp_path, smtp_server):
     """The test app's settings; tests may change them before asking for ``app``."""
     config = {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_server.port,
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
         "ISSUER": "http://localhost",
@@ -150,7 +205,7 @@ def account(directory):
 
 def csrf_token(html: str) -> str:
     """The CSRF token of the first form on a page."""
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    match = re.search(r'name="(?:[a-z]+-)?csrf_token" type="hidden" value="([^"]+)"', html)
     assert match, "no CSRF token on the page"
     return match.group(1)
 

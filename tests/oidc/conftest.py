@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -21,19 +20,13 @@ from joserfc.jwk import KeySet
 from werkzeug.serving import make_server
 
 from idp.oidc import server as oidc
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, free_port
 
 SOPHIE = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
           "password": "Camions2026"}
 JULIE = {"siret": "43917721300014", "last_name": "Chevalier", "first_name": "Julie",
          "password": "Compta2026"}
 REDIRECT_URI = "https://partenaire.example/retour"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -59,6 +59,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.oidc import server as oidc_server
@@ -66,5 +67,6 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(security_bp)
+    app.register_blueprint(recovery_bp)
     oidc_server.init_app(app)
     app.register_blueprint(oidc_bp)

@@ -10,12 +10,14 @@ from flask import Flask
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
+from idp.accounts.recovery import Person
+from idp.audit.service import Origin
 from idp.demo import PARTNERS, DemoLoader, as_json
 from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
 from idp.oidc.cli import client_cli, keys_cli
 from idp.oidc.server import client_registry
-from idp.services import audit_journal, password_hasher
+from idp.services import audit_journal, password_hasher, recovery
 
 idp_cli = AppGroup("idp", help="Administration du fournisseur d'identité.")
 directory_cli = AppGroup("directory", help="Répertoire des entreprises et établissements.")
@@ -86,3 +88,20 @@ def load_demo(as_json_output: bool) -> None:
 def init_app(app: Flask) -> None:
     """Register the ``idp`` command group."""
     app.cli.add_command(idp_cli)
+
+
+account_cli = AppGroup("account", help="Comptes (support utilisateur).")
+idp_cli.add_command(account_cli)
+
+
+@account_cli.command("reset-link")
+@click.argument("siret")
+@click.argument("last_name")
+@click.argument("first_name")
+def reset_link(siret, last_name, first_name):
+    """Envoie au titulaire le courriel de réinitialisation du mot de passe (support)."""
+    person = Person(siret, last_name, first_name)
+    if not recovery().send_link(person, Origin(ip="cli"), action="password.reset_link_support"):
+        raise click.ClickException("aucun compte avec adresse électronique pour "
+                                   f"{siret} {last_name} {first_name}")
+    click.echo(f"Lien envoyé à {recovery().choices(person).masked_email}.")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, session
+from flask import current_app, has_request_context, session
 
 from idp.accounts.models import Account, Status
 from idp.accounts.notifications import AccountNotifier
 from idp.accounts.password_policy import current_policy
 from idp.accounts.passwords import PasswordHasher
+from idp.accounts.recovery import Recovery
 from idp.accounts.security import AccountSecurity
 from idp.accounts.service import AuthenticationService
 from idp.accounts.throttling import BackoffPolicy, LoginThrottle
@@ -82,7 +83,7 @@ def two_factor() -> TwoFactor:
 def account_security() -> AccountSecurity:
     """Changes a signed-in person makes to their own security."""
     interface = current_app.session_interface
-    current_sid = session.sid
+    current_sid = session.sid if has_request_context() else None  # the CLI has no session
 
     def end_other_sessions(account_id) -> None:
         interface.end_account_sessions(str(account_id), keep=current_sid)
@@ -106,3 +107,15 @@ def record_second_factor(account, method: str | None, origin) -> None:
                            account_id=account.id, origin=origin,
                            details={"method": method} if method else {})
     db.session.commit()
+
+
+def recovery() -> Recovery:
+    """« Mot de passe oublié ? »: question, e-mail link, administrators."""
+    config = current_app.config
+    # Net-entreprises' rule: beyond 5 wrong answers, a 60-minute wait.
+    answer_throttle = LoginThrottle(store.get(), "secret-answer", BackoffPolicy(
+        free_attempts=5, base_delay=3600, max_delay=3600, window=3600))
+    issuer = config["ISSUER"]
+    return Recovery(db.session, store.get(), password_hasher(), account_security(),
+                    audit_journal(), AccountNotifier(), answer_throttle, config["SECRET_KEY"],
+                    lambda token: f"{issuer}/mot-de-passe-oublie/lien/{token}")

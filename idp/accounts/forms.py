@@ -38,8 +38,8 @@ class LoginForm(FlaskForm):
         )
 
 
-class LogoutForm(FlaskForm):
-    """The « Vous déconnecter » button: a POST with its CSRF token, never a bare GET."""
+class ButtonForm(FlaskForm):
+    """A button that POSTs with its CSRF token (« Vous déconnecter », « Refuser »…)."""
 
 
 def check_password_policy(form, field) -> None:
@@ -57,6 +57,27 @@ class NewPasswordMixin:
                                  render_kw={"data-gauge": "gauge"})
     confirm_password = PasswordField(_l("Confirmation du mot de passe"), validators=[
         Required(), EqualTo("new_password", message=_l("Les deux mots de passe diffèrent."))])
+
+
+class IdentifyForm(FlaskForm):
+    """« Mot de passe oublié ? »: who are you?"""
+
+    siret = StringField(_l("SIRET"), validators=[Required(), check_siret])
+    last_name = StringField(_l("Nom"), validators=[Required(), Length(max=100,
+                                                                      message=NAME_TOO_LONG)])
+    first_name = StringField(_l("Prénom"), validators=[Required(), Length(max=100,
+                                                                          message=NAME_TOO_LONG)])
+
+
+class SecretAnswerForm(NewPasswordMixin, FlaskForm):
+    """Answer the secret question and choose a new password at once."""
+
+    answer = StringField(_l("Réponse à la question secrète"), validators=[
+        Required(), Length(max=100, message=NAME_TOO_LONG)])
+
+
+class NewPasswordForm(NewPasswordMixin, FlaskForm):
+    """Choose a new password (reset link)."""
 
 
 class ChangePasswordForm(NewPasswordMixin, FlaskForm):

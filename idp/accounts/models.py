@@ -108,3 +108,29 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship(back_populates="recovery_codes")
+
+
+class ResetRequestStatus(enum.StrEnum):
+    """Where a request to the administrators stands."""
+
+    PENDING = "pending"
+    LINK_SENT = "link_sent"
+    REFUSED = "refused"
+
+
+class PasswordResetRequest(db.Model):
+    """A person asked the administrators of their establishment to reset their password."""
+
+    __tablename__ = "password_reset_requests"
+    __table_args__ = (Index("ix_password_reset_requests_siret", "siret", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    siret: Mapped[str] = mapped_column(String(14))
+    status: Mapped[ResetRequestStatus] = mapped_column(
+        _str_enum(ResetRequestStatus, "reset_request_status"), default=ResetRequestStatus.PENDING)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()

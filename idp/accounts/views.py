@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from idp.accounts import second_factor
 from idp.accounts.auth import current_account, login_required, sign_in, sign_out
-from idp.accounts.forms import CodeForm, LoginForm, LogoutForm
+from idp.accounts.forms import ButtonForm, CodeForm, LoginForm
 from idp.accounts.second_factor import PendingSecondFactor
 from idp.accounts.service import AccountLocked, EmailNotVerified, InvalidCredentials
 from idp.accounts.throttling import TooManyFailedLogins
@@ -125,7 +125,7 @@ def second_step():
 def logout():
     """« Vous déconnecter »: a confirmation button, then the session ends everywhere."""
     account = current_account()
-    form = LogoutForm()
+    form = ButtonForm()
     if account is None:
         return render_template("accounts/logged_out.html")
     if form.validate_on_submit():
@@ -140,4 +140,4 @@ def logout():
 def account():
     """« Votre compte »: who is signed in, for which establishment, with which role."""
     return render_template("accounts/account.html", account=current_account(),
-                           logout_form=LogoutForm())
+                           logout_form=ButtonForm())

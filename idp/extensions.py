@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -31,6 +31,8 @@ def select_locale() -> str:
     French users run browsers (and tools) set to English.
     """
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return languages[0]  # commands (support e-mails…) speak French
     chosen = request.args.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
     return chosen if chosen in languages else languages[0]
 

@@ -118,4 +118,5 @@ def recovery() -> Recovery:
     issuer = config["ISSUER"]
     return Recovery(db.session, store.get(), password_hasher(), account_security(),
                     audit_journal(), AccountNotifier(), answer_throttle, config["SECRET_KEY"],
-                    lambda token: f"{issuer}/mot-de-passe-oublie/lien/{token}")
+                    lambda token: f"{issuer}/mot-de-passe-oublie/lien/{token}",
+                    int(config["RESET_LINK_SECONDS"]))

@@ -35,7 +35,6 @@ from idp.hashing import sha256_hex
 from idp.models_common import utcnow
 from idp.store import Store
 
-LINK_SECONDS = 3600
 DECOY_DOMAINS = ("gmail.com", "orange.fr", "free.fr", "wanadoo.fr", "laposte.net", "sfr.fr")
 
 
@@ -78,7 +77,7 @@ class Recovery:
     def __init__(self, session: Session, store: Store, hasher: PasswordHasher,
                  security: AccountSecurity, journal: AuditJournal, notifier: AccountNotifier,
                  answer_throttle: LoginThrottle, secret_key: str,
-                 link_for: Callable[[str], str]):
+                 link_for: Callable[[str], str], link_seconds: int = 3600):
         self._session = session
         self._store = store
         self._hasher = hasher
@@ -88,6 +87,7 @@ class Recovery:
         self._answer_throttle = answer_throttle
         self._secret_key = secret_key.encode()
         self._link_for = link_for
+        self._link_seconds = link_seconds
 
     def _account(self, person: Person) -> Account | None:
         return self._session.scalar(select(Account).where(
@@ -150,9 +150,9 @@ class Recovery:
         digest = sha256_hex(token)
         stamp = account.password_changed_at.isoformat() if account.password_changed_at else ""
         self._store.set(f"reset:{digest}", json.dumps({"account": str(account.id),
-                                                       "stamp": stamp}), LINK_SECONDS)
+                                                       "stamp": stamp}), self._link_seconds)
         # Only the newest link works: a new one silently retires the previous ones.
-        self._store.set(f"reset-latest:{account.id}", digest, LINK_SECONDS)
+        self._store.set(f"reset-latest:{account.id}", digest, self._link_seconds)
         self._notifier.reset_link(account, self._link_for(token))
 
     def account_for_link(self, token: str) -> Account | None:

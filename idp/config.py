@@ -54,8 +54,8 @@ DEFAULTS: dict[str, object] = {
     "OIDC_INLINE_HABILITATIONS_MAX_BYTES": 4096,
     "PASSWORD_POLICY": "net-entreprises",  # or "long" (12–128 characters, no composition)
     "TOTP_ISSUER": "net-entreprises.fr",
-    "SECOND_FACTOR_FREE_ATTEMPTS": 5,
-    "RESET_LINK_SECONDS": 3600,  # a password reset link works one hour  # wrong codes before waits start at the second step
+    "SECOND_FACTOR_FREE_ATTEMPTS": 5,  # wrong codes before waits start at the second step
+    "RESET_LINK_SECONDS": 3600,  # a password reset link works one hour
     "SMTP_HOST": None,  # None: e-mails are written as .eml files in the outbox folder
     "SMTP_PORT": 25,
     "SMTP_USER": None,

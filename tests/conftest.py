@@ -11,7 +11,9 @@ import os
 import re
 import shutil
 import socket
+import threading
 import uuid
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -21,6 +23,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher as Argon2Hasher
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from idp import create_app
 from idp.accounts.models import Account, Role, Status
@@ -227,3 +230,24 @@ def signed_in(client, account):
     response = sign_in(client)
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+def load_demo(app):
+    """Load the demo data through its command; return ``app``."""
+    result = app.test_cli_runner().invoke(args=["idp", "demo"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+@contextmanager
+def serve(app):
+    """Serve ``app`` over real HTTP on its issuer's loopback port, in a thread."""
+    base = app.config["ISSUER"]
+    http = make_server("127.0.0.1", int(base.rsplit(":", 1)[1]), app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield base
+    finally:
+        http.shutdown()
+        thread.join(timeout=5)

@@ -12,12 +12,12 @@ from idp.extensions import db
 from idp.habilitations.models import Habilitation, Right
 from idp.habilitations.service import HabilitationChecker
 from idp.models_common import utcnow
+from tests.conftest import load_demo
 
 
 @pytest.fixture
 def demo(app):
-    result = app.test_cli_runner().invoke(args=["idp", "demo"])
-    assert result.exit_code == 0, result.output
+    load_demo(app)
     with app.app_context():
         yield {a.first_name: a.id for a in db.session.scalars(select(Account))}
 

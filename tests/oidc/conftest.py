@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,10 +16,9 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
 from idp.oidc import server as oidc
-from tests.conftest import csrf_token, free_port
+from tests.conftest import csrf_token, free_port, load_demo, serve
 
 SOPHIE = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
           "password": "Camions2026"}
@@ -38,22 +36,15 @@ def settings(settings):
 
 @pytest.fixture
 def demo(app):
-    """The demo directory, catalogue, accounts and habilitations."""
-    result = app.test_cli_runner().invoke(args=["idp", "demo"])
-    assert result.exit_code == 0, result.output
-    return app
+    """The demo directory, catalogue, accounts, habilitations and partners."""
+    return load_demo(app)
 
 
 @pytest.fixture
 def issuer(demo):
     """The IdP served over real HTTP on its issuer address, in a thread."""
-    base = demo.config["ISSUER"]
-    http = make_server("127.0.0.1", int(base.rsplit(":", 1)[1]), demo, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    http.shutdown()
-    thread.join(timeout=5)
+    with serve(demo) as base:
+        yield base
 
 
 @dataclass

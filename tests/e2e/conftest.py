@@ -1,0 +1,56 @@
+"""Browser tests: Playwright driving Debian's Chromium against a live IdP on loopback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import free_port, load_demo, serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+# The closed network here refuses Chromium's background connections; these flags stop them.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@pytest.fixture
+def settings(settings):
+    """The IdP's issuer is the loopback address it will be served on."""
+    settings["ISSUER"] = f"http://127.0.0.1:{free_port()}"
+    return settings
+
+
+@pytest.fixture
+def issuer(app):
+    """The demo IdP over real HTTP."""
+    with serve(load_demo(app)) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium, installed by the test command (never a downloaded browser)."""
+    assert Path(CHROMIUM).exists(), "Chromium is missing: scripts/test installs it"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser tab with its own cookies, in French."""
+    context = chromium.new_context(locale="fr-FR", viewport={"width": 1100, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a picture of the page under test-output/screenshots/."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)

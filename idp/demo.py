@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from idp.accounts.models import Account, Role, Status
 from idp.accounts.names import name_key
 from idp.accounts.passwords import PasswordHasher
+from idp.accounts.security import answer_key
 from idp.directory.importer import DirectoryImporter
 from idp.habilitations.models import (
     DeclarantLink,
@@ -66,6 +67,7 @@ class DemoPerson:
     role: str
     email: str
     company: str
+    secret_answer: str = "Gratin dauphinois"  # to « Quel est votre plat préféré ? »
 
 
 PEOPLE = [
@@ -80,6 +82,8 @@ PEOPLE = [
     DemoPerson(CABINET_SIRET, "Chevalier", "Julie", "Compta2026", "declarant",
                "julie.chevalier@cabinet-durand.example", "Cabinet Durand et associés"),
 ]
+
+DEMO_QUESTION = "Quel est votre plat préféré ?"
 
 # Who granted the declarants their habilitations: their company's administrator.
 GRANTED_BY = {"Karim": "Sophie", "Élodie": "Sophie", "Julie": "Marc"}
@@ -167,6 +171,8 @@ class DemoLoader:
         account.role = Role(person.role)
         account.status = Status.ACTIVE
         account.password_hash = self._hasher.hash(person.password)
+        account.secret_question = DEMO_QUESTION
+        account.secret_answer_hash = self._hasher.hash(answer_key(person.secret_answer))
         account.password_changed_at = utcnow()
         self._session.add(account)
         return account

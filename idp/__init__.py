@@ -56,6 +56,7 @@ def _import_models() -> None:
     from idp.directory import models as _directory  # noqa: F401
     from idp.habilitations import models as _habilitations  # noqa: F401
     from idp.oidc import models as _oidc  # noqa: F401
+    from idp.registration import models as _registration  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -64,9 +65,11 @@ def _register_blueprints(app: Flask) -> None:
     from idp.accounts.views import bp as accounts_bp
     from idp.oidc import server as oidc_server
     from idp.oidc.views import bp as oidc_bp
+    from idp.registration.views import bp as registration_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(security_bp)
     app.register_blueprint(recovery_bp)
+    app.register_blueprint(registration_bp)
     oidc_server.init_app(app)
     app.register_blueprint(oidc_bp)

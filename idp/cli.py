@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
@@ -17,7 +18,7 @@ from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
 from idp.oidc.cli import client_cli, keys_cli
 from idp.oidc.server import client_registry
-from idp.services import audit_journal, password_hasher, recovery
+from idp.services import audit_journal, password_hasher, recovery, registration_service
 
 idp_cli = AppGroup("idp", help="Administration du fournisseur d'identité.")
 directory_cli = AppGroup("directory", help="Répertoire des entreprises et établissements.")
@@ -105,3 +106,12 @@ def reset_link(siret, last_name, first_name):
         raise click.ClickException("aucun compte avec adresse électronique pour "
                                    f"{siret} {last_name} {first_name}")
     click.echo(f"Lien envoyé à {recovery().choices(person).masked_email}.")
+
+
+@idp_cli.command("purge")
+def purge():
+    """Supprime les inscriptions inachevées et les candidatures d'administrateur expirées."""
+    hours = int(current_app.config["REGISTRATION_TTL_HOURS"])
+    registrations, candidacies = registration_service().purge(timedelta(hours=hours))
+    click.echo(f"{registrations} inscription(s) inachevée(s) et {candidacies} candidature(s) "
+               "d'administrateur expirée(s) supprimée(s).")

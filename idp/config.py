@@ -56,6 +56,13 @@ DEFAULTS: dict[str, object] = {
     "TOTP_ISSUER": "net-entreprises.fr",
     "SECOND_FACTOR_FREE_ATTEMPTS": 5,  # wrong codes before waits start at the second step
     "RESET_LINK_SECONDS": 3600,  # a password reset link works one hour
+    "REGISTRATION_TTL_HOURS": 48,  # an unfinished registration is purged after this
+    "EMAIL_VALIDATION_HOURS": 72,  # life of the e-mail validation link
+    "CANDIDACY_DAYS": 15,  # a candidate administrator not activated by then is removed
+    "REGISTRATION_SIRET_ALLOW": "",  # comma-separated; when set, only these may register
+    "REGISTRATION_SIRET_DENY": "",
+    "REGISTRATION_EMAIL_DOMAINS_DENY": "",  # added to the built-in disposable domains
+    "LETTERS_DIR": None,  # None: the letters folder inside the instance folder
     "SMTP_HOST": None,  # None: e-mails are written as .eml files in the outbox folder
     "SMTP_PORT": 25,
     "SMTP_USER": None,
@@ -91,6 +98,8 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'idp.sqlite3'}"
     if not settings["OUTBOX_DIR"]:
         settings["OUTBOX_DIR"] = str(instance / "outbox")
+    if not settings["LETTERS_DIR"]:
+        settings["LETTERS_DIR"] = str(instance / "letters")
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance)
     _check_argon2_floor(settings)

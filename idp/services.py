@@ -17,6 +17,8 @@ from idp.accounts.throttling import BackoffPolicy, LoginThrottle
 from idp.accounts.two_factor import TwoFactor
 from idp.audit.service import AuditJournal
 from idp.extensions import db, store
+from idp.registration.letters import LetterBox
+from idp.registration.service import Controls, RegistrationService
 
 
 def password_hasher() -> PasswordHasher:
@@ -120,3 +122,15 @@ def recovery() -> Recovery:
                     audit_journal(), AccountNotifier(), answer_throttle, config["SECRET_KEY"],
                     lambda token: f"{issuer}/mot-de-passe-oublie/lien/{token}",
                     int(config["RESET_LINK_SECONDS"]))
+
+
+def registration_service() -> RegistrationService:
+    """The « inscription » journey and what follows it."""
+    config = current_app.config
+    controls = Controls.from_settings(config["REGISTRATION_SIRET_ALLOW"],
+                                      config["REGISTRATION_SIRET_DENY"],
+                                      config["REGISTRATION_EMAIL_DOMAINS_DENY"])
+    return RegistrationService(db.session, store.get(), password_hasher(), audit_journal(),
+                               AccountNotifier(), LetterBox(config["LETTERS_DIR"]), controls,
+                               int(config["EMAIL_VALIDATION_HOURS"]),
+                               int(config["CANDIDACY_DAYS"]))

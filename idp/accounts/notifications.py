@@ -40,6 +40,33 @@ class AccountNotifier:
                    [_("L'adresse électronique de votre compte a été remplacée par "
                       "%(email)s.", email=account.email)])
 
+    def validation_link(self, account: Account, link: str, hours: int) -> None:
+        """Ask a new account to validate its e-mail address."""
+        self._send(account.email, account.first_name,
+                   _("Validez votre inscription à net-entreprises.fr"),
+                   [_("Votre inscription est enregistrée. Pour l'activer, validez votre adresse "
+                      "électronique en ouvrant le lien ci-dessous (valable %(hours)s heures). "
+                      "Vous ne pourrez pas vous connecter avant.", hours=hours)],
+                   link, _("Valider mon adresse électronique"))
+
+    def candidacy(self, administrator: Account, candidate: Account) -> None:
+        """Ask a current administrator to accept or refuse a new one (cooptation)."""
+        self._send(administrator.email, administrator.first_name,
+                   _("Un nouvel administrateur demande à rejoindre votre entreprise"),
+                   [_("%(first)s %(last)s (SIRET %(siret)s) demande à devenir administrateur "
+                      "de votre entreprise. Donnez votre accord ou refusez dans votre espace, "
+                      "rubrique « Demandes en attente ».", first=candidate.first_name,
+                      last=candidate.last_name, siret=candidate.siret)])
+
+    def candidacy_decided(self, candidate: Account, accepted: bool) -> None:
+        """Tell a candidate administrator the decision."""
+        self._send(candidate.email, candidate.first_name,
+                   _("Votre demande d'administration net-entreprises.fr"),
+                   [_("Un administrateur de votre entreprise a accepté votre demande : vous êtes "
+                      "désormais administrateur.") if accepted else
+                    _("Un administrateur de votre entreprise a refusé votre demande "
+                      "d'administration.")])
+
     def reset_link(self, account: Account, link: str) -> None:
         """Send a one-time password reset link (valid one hour)."""
         self._send(account.email, account.first_name,

@@ -10,7 +10,7 @@ from authlib.oidc.core import UserInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.accounts.models import Account, Role
+from idp.accounts.models import Account, Role, Status
 from idp.habilitations.models import (
     Habilitation,
     PortfolioClient,
@@ -69,8 +69,8 @@ class ClaimsBuilder:
         for services the portfolio holds (a client can only get what its portfolio has).
         """
         services = sorted(set(services))
-        if not services:
-            return []
+        if not services or account.status is not Status.ACTIVE:
+            return []  # a candidate administrator has no rights until activated
         now = utcnow()
         rows = self._session.execute(
             select(Habilitation.service_code, Habilitation.siret, Habilitation.siren,

@@ -145,15 +145,7 @@ class DemoLoader:
                 secret=partner.client_secret)
 
     def _catalogue(self) -> None:
-        for code, label, granularity, rights, implied_by, link in CATALOGUE:
-            service = self._session.get(Service, code) or Service(code=code)
-            service.label = label
-            service.granularity = granularity
-            service.rights = int(Right.from_names(rights))
-            service.implied_by = implied_by
-            service.requires_declarant_link = link
-            service.access_delay_hours = 24
-            self._session.add(service)
+        load_catalogue(self._session)
 
     def _account(self, person: DemoPerson) -> Account:
         account = self._session.scalar(select(Account).where(
@@ -241,6 +233,19 @@ class DemoLoader:
                                             granted_by=granter.id if granter else None, **scope)
             habilitation.rights = int(Right.from_names(rights))
             self._session.add(habilitation)
+
+
+def load_catalogue(session: Session) -> None:
+    """Create or refresh the services of the catalogue (not committed)."""
+    for code, label, granularity, rights, implied_by, link in CATALOGUE:
+        service = session.get(Service, code) or Service(code=code)
+        service.label = label
+        service.granularity = granularity
+        service.rights = int(Right.from_names(rights))
+        service.implied_by = implied_by
+        service.requires_declarant_link = link
+        service.access_delay_hours = 24
+        session.add(service)
 
 
 def as_json(people: list[DemoPerson]) -> dict:

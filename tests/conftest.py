@@ -132,6 +132,9 @@ def settings(migrated_database, tmp_path, smtp_server):
         "SECRET_KEY": "test-secret-key",
         "ISSUER": "http://localhost",
         "STORE_PREFIX": f"idp-test:{uuid.uuid4().hex}:",
+        # Letters and unsent mail stay in the test's own folder, never in instance/.
+        "LETTERS_DIR": str(tmp_path / "letters"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
         **TEST_ARGON2,
     }
     if DATABASE_URL:

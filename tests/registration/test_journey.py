@@ -17,7 +17,7 @@ from idp.extensions import db
 from idp.habilitations.models import Habilitation, Subscription
 from idp.models_common import utcnow
 from idp.registration.models import AdminCandidacy, Registration
-from tests.conftest import csrf_token, make_account
+from tests.conftest import csrf_token
 from tests.conftest import sign_in as fill_login
 from tests.registration.conftest import (
     BOULANGERIE,

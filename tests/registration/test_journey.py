@@ -238,13 +238,27 @@ def test_a_duplicate_points_to_password_recovery(client, account):
     assert "Mot de passe oublié ?" in text(response)
 
 
-def test_denied_siret(settings, directory):
+@pytest.mark.parametrize(("controls", "overrides", "message"), [
+    ({"REGISTRATION_SIRET_DENY": BOULANGERIE}, {}, "n'est pas possible en ligne"),
+    ({"REGISTRATION_SIRET_ALLOW": "52814432200013"}, {}, "n'est pas possible en ligne"),
+    ({"REGISTRATION_EMAIL_DOMAINS_DENY": "boulangerie.example"}, {},
+     "Les adresses jetables ne sont pas acceptées"),
+])
+def test_configured_controls(settings, directory, controls, overrides, message):
     from idp import create_app
 
-    # The deny list is read when the app is built (same database, same directory).
-    denying = create_app({**settings, "REGISTRATION_SIRET_DENY": BOULANGERIE})
-    response = details(denying.test_client())
-    assert "n'est pas possible en ligne" in text(response)
+    # The lists are read when the app is built (same database, same directory).
+    controlled = create_app({**settings, **controls})
+    response = details(controlled.test_client(), **overrides)
+    assert response.status_code == 400
+    assert message in text(response)
+
+
+def test_allow_list_lets_listed_sirets_through(settings, directory):
+    from idp import create_app
+
+    allowing = create_app({**settings, "REGISTRATION_SIRET_ALLOW": BOULANGERIE})
+    assert details(allowing.test_client()).status_code == 302
 
 
 def test_password_step_applies_the_policy(client, directory):

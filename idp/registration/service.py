@@ -92,7 +92,7 @@ class RegistrationService:
 
     def check_identity(self, siret: str, last_name: str, first_name: str, email: str) -> None:
         """Step 1 controls: establishment known and active, lists, duplicates."""
-        establishment = self._session.get(Establishment, siret)
+        establishment = self.establishment(siret)
         if establishment is None:
             raise RegistrationRefused("siret", _l("Ce SIRET est inconnu du répertoire des "
                                                "entreprises."))
@@ -147,6 +147,10 @@ class RegistrationService:
         """What step 4 keeps: hashes only, never the password or the answer."""
         return {"password_hash": self._hasher.hash(password),
                 "secret_answer_hash": self._hasher.hash(answer_key(answer))}
+
+    def establishment(self, siret: str) -> Establishment | None:
+        """The establishment of ``siret`` in the directory."""
+        return self._session.get(Establishment, siret)
 
     def establishments(self, siret: str) -> list[Establishment]:
         """The active establishments of the company of ``siret``, siège first."""

@@ -21,8 +21,6 @@ from flask_babel import gettext as _
 from idp.accounts.auth import current_account, login_required
 from idp.accounts.forms import ButtonForm
 from idp.accounts.password_policy import SPECIAL_CHARACTERS
-from idp.directory.models import Establishment
-from idp.extensions import db
 from idp.registration.forms import DetailsForm, SecretsForm, ServicesForm
 from idp.registration.letters import summary_pdf
 from idp.registration.service import PROFILES, RegistrationRefused
@@ -111,16 +109,22 @@ def terms_download():
         "Content-Disposition": "attachment; filename=conditions-generales-net-entreprises.txt"})
 
 
+def _confirmation(registration, number: int, next_step: str):
+    """A page that only shows data and continues: the establishment, the summary."""
+    form = ButtonForm()
+    service = registration_service()
+    if form.validate_on_submit():
+        service.advance(registration, number, request_origin())
+        return redirect(url_for(f"registration.{next_step}"))
+    return _page(STEPS[number - 1], registration, form=form,
+                 establishment=service.establishment(registration.data["siret"]))
+
+
 @bp.route("/inscription/etablissement", methods=["GET", "POST"])
 @step(3)
 def establishment(registration):
     """3. Identification de votre établissement (from the directory)."""
-    form = ButtonForm()
-    if form.validate_on_submit():
-        registration_service().advance(registration, 3, request_origin())
-        return redirect(url_for("registration.secrets"))
-    found = db.session.get(Establishment, registration.data["siret"])
-    return _page("establishment", registration, form=form, establishment=found)
+    return _confirmation(registration, 3, "secrets")
 
 
 @bp.route("/inscription/mot-de-passe", methods=["GET", "POST"])
@@ -142,12 +146,7 @@ def secrets(registration):
 @step(5)
 def summary(registration):
     """5. Récapitulatif, then « S'inscrire aux services »."""
-    form = ButtonForm()
-    if form.validate_on_submit():
-        registration_service().advance(registration, 5, request_origin())
-        return redirect(url_for("registration.services"))
-    found = db.session.get(Establishment, registration.data["siret"])
-    return _page("summary", registration, form=form, establishment=found)
+    return _confirmation(registration, 5, "services")
 
 
 @bp.route("/inscription/services", methods=["GET", "POST"])

@@ -134,3 +134,9 @@ def registration_service() -> RegistrationService:
                                AccountNotifier(), LetterBox(config["LETTERS_DIR"]), controls,
                                int(config["EMAIL_VALIDATION_HOURS"]),
                                int(config["CANDIDACY_DAYS"]))
+
+
+def registration_throttle() -> LoginThrottle:
+    """Per IP: the duplicate message of step 1 says an account exists, so probing is slowed."""
+    return LoginThrottle(store.get(), "registration-ip", BackoffPolicy(
+        free_attempts=10, base_delay=60, max_delay=3600, window=3600))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from flask import (
@@ -16,15 +17,17 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
 from idp.accounts.auth import current_account, login_required
 from idp.accounts.forms import ButtonForm
 from idp.accounts.password_policy import SPECIAL_CHARACTERS
+from idp.accounts.throttling import TooManyFailedLogins
 from idp.registration.forms import DetailsForm, SecretsForm, ServicesForm
 from idp.registration.letters import summary_pdf
 from idp.registration.service import PROFILES, RegistrationRefused
-from idp.services import registration_service
+from idp.services import registration_service, registration_throttle
 from idp.web import request_origin
 
 bp = Blueprint("registration", __name__)
@@ -71,10 +74,19 @@ def details():
                   else form[name].data
                   for name in ("siret", "last_name", "first_name", "phone", "mobile", "email")}
         service = registration_service()
+        throttle = registration_throttle()
+        ip = request_origin().ip or "unknown"
         try:
+            throttle.check(ip)
             service.check_identity(fields["siret"], fields["last_name"], fields["first_name"],
                                    fields["email"])
+        except TooManyFailedLogins as exc:
+            wait = format_timedelta(timedelta(seconds=exc.resets_in), threshold=1)
+            form.siret.errors.append(_("Trop de tentatives d'inscription depuis votre "
+                                       "connexion. Réessayez dans %(wait)s.", wait=wait))
+            return _page("details", registration, 429, form=form)
         except RegistrationRefused as refused:
+            throttle.fail(ip)  # refusals (duplicates above all) count towards the wait
             form[refused.field].errors.append(str(refused.message))
         else:
             if registration is None:

@@ -281,3 +281,14 @@ def test_services_step_needs_a_service(client, directory):
     response = post(client, "/inscription/services", profile="entreprise")
     assert response.status_code == 400
     assert "Ce champ est obligatoire" in text(response)
+
+
+def test_probing_for_existing_accounts_is_slowed(client, account):
+    for _ in range(10):
+        response = details(client, siret="52814432200013", last_name="Lefèvre",
+                           first_name="Sophie")
+        assert "Un compte existe déjà" in text(response)
+    blocked = details(client, siret="52814432200013", last_name="Lefèvre",
+                      first_name="Sophie")
+    assert blocked.status_code == 429
+    assert "Trop de tentatives d'inscription" in text(blocked)

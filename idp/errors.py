@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def _page(status: int, title: str, message: str):
-    return render_template("errors/error.html", title=title, message=message), status
+    return render_template("message.html", title=title, message=message), status
 
 
 def init_app(app: Flask) -> None:

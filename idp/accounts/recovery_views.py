@@ -79,7 +79,7 @@ def answer():
         form.new_password.errors.append(" · ".join(str(p) for p in exc.problems))
         return _choose_page(400, answer_form=form)
     session.pop(PERSON_KEY, None)
-    return render_template("security/message.html", title=_("Mot de passe modifié"), message=_(
+    return render_template("message.html", title=_("Mot de passe modifié"), message=_(
         "Votre nouveau mot de passe est enregistré. Vous pouvez vous connecter."))
 
 
@@ -91,7 +91,7 @@ def by_email():
         return redirect(url_for("recovery.identify"))
     masked = recovery().choices(person).masked_email
     recovery().send_link(person, request_origin())
-    return render_template("security/message.html", title=_("Courriel envoyé"), message=_(
+    return render_template("message.html", title=_("Courriel envoyé"), message=_(
         "Si les informations saisies correspondent à un compte, le lien permettant la "
         "réinitialisation du mot de passe a été transmis à l'adresse %(email)s. Il est "
         "valable une heure.", email=masked))
@@ -104,7 +104,7 @@ def by_administrator():
     if person is None or not ButtonForm().validate_on_submit():
         return redirect(url_for("recovery.identify"))
     recovery().ask_administrators(person, request_origin())
-    return render_template("security/message.html", title=_("Demande transmise"), message=_(
+    return render_template("message.html", title=_("Demande transmise"), message=_(
         "Votre demande a été transmise aux administrateurs de votre établissement. Vous serez "
         "informé de leur réponse par courriel."))
 
@@ -114,7 +114,7 @@ def reset_link(token: str):
     """The link from the e-mail: choose a new password."""
     service = recovery()
     if service.account_for_link(token) is None:
-        return render_template("security/message.html", title=_("Lien invalide"), message=_(
+        return render_template("message.html", title=_("Lien invalide"), message=_(
             "Ce lien n'est pas ou plus valide : il sert une seule fois, pendant une heure, et "
             "seul le dernier lien envoyé fonctionne. Refaites une demande.")), 400
     form = NewPasswordForm()
@@ -124,7 +124,7 @@ def reset_link(token: str):
         except PasswordRefused as exc:
             form.new_password.errors.append(" · ".join(str(p) for p in exc.problems))
         else:
-            return render_template("security/message.html", title=_("Mot de passe modifié"),
+            return render_template("message.html", title=_("Mot de passe modifié"),
                                    message=_("Votre nouveau mot de passe est enregistré. Vous "
                                              "pouvez vous connecter."))
     return render_template("recovery/new_password.html", form=form,

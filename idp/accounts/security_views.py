@@ -104,10 +104,10 @@ def confirm_email(token: str):
     """The link sent to the new address."""
     account = account_security().confirm_email_change(token, request_origin())
     if account is None:
-        return render_template("security/message.html", title=_("Lien invalide"), message=_(
+        return render_template("message.html", title=_("Lien invalide"), message=_(
             "Ce lien n'est pas ou plus valide. Recommencez la modification depuis votre "
             "espace.")), 400
-    return render_template("security/message.html", title=_("Adresse confirmée"), message=_(
+    return render_template("message.html", title=_("Adresse confirmée"), message=_(
         "Votre nouvelle adresse électronique %(email)s est enregistrée.", email=account.email))
 
 

@@ -242,7 +242,7 @@ def validate(token: str):
     """The link of the validation e-mail."""
     account = registration_service().validate_email(token, request_origin())
     if account is None:
-        return render_template("security/message.html", title=_("Lien invalide"), message=_(
+        return render_template("message.html", title=_("Lien invalide"), message=_(
             "Ce lien de validation n'est pas ou plus valide.")), 400
     if account.status.value == "candidate_admin":
         message = _("Votre adresse est validée. Votre demande d'administration attend l'accord "
@@ -250,7 +250,7 @@ def validate(token: str):
                     "par courrier à votre établissement.")
     else:
         message = _("Votre adresse est validée : vous pouvez vous connecter.")
-    return render_template("security/message.html", title=_("Inscription validée"),
+    return render_template("message.html", title=_("Inscription validée"),
                            message=message)
 
 

@@ -63,7 +63,9 @@ def _register_blueprints(app: Flask) -> None:
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as security_bp
     from idp.accounts.views import bp as accounts_bp
+    from idp.admin.views import bp as admin_bp
     from idp.oidc import server as oidc_server
+    from idp.oidc import signals as oidc_signals
     from idp.oidc.views import bp as oidc_bp
     from idp.registration.views import bp as registration_bp
 
@@ -71,5 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(security_bp)
     app.register_blueprint(recovery_bp)
     app.register_blueprint(registration_bp)
+    app.register_blueprint(admin_bp)
     oidc_server.init_app(app)
+    oidc_signals.init_app(app)
     app.register_blueprint(oidc_bp)

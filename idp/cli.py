@@ -11,14 +11,16 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
+from idp.accounts.deps import password_hasher, recovery
 from idp.accounts.recovery import Person
+from idp.audit.deps import audit_journal
 from idp.audit.service import Origin
 from idp.demo import PARTNERS, DemoLoader, as_json
 from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
 from idp.oidc.cli import client_cli, keys_cli
-from idp.oidc.server import client_registry
-from idp.services import audit_journal, password_hasher, recovery, registration_service
+from idp.oidc.deps import client_registry
+from idp.registration.deps import registration_service
 
 idp_cli = AppGroup("idp", help="Administration du fournisseur d'identité.")
 directory_cli = AppGroup("directory", help="Répertoire des entreprises et établissements.")

@@ -91,8 +91,14 @@ class Account(db.Model):
 
     @property
     def is_administrator(self) -> bool:
-        """Whether the account manages its company (declarants, habilitations…)."""
+        """Whether the account has the administrator role (active or still a candidate)."""
         return self.role is Role.ADMINISTRATOR
+
+    @property
+    def is_active_administrator(self) -> bool:
+        """Whether the account may manage its company now: the one definition every
+        administrator page and service uses (a candidate is not one yet)."""
+        return self.role is Role.ADMINISTRATOR and self.status is Status.ACTIVE
 
 
 class RecoveryCode(db.Model):

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts.emails import AccountMailer
+from idp.accounts.lookup import account_by_login
 from idp.accounts.models import (
     Account,
     PasswordResetRequest,
@@ -26,7 +28,6 @@ from idp.accounts.models import (
     Status,
 )
 from idp.accounts.names import name_key
-from idp.accounts.notifications import AccountNotifier
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.security import SECRET_QUESTIONS, AccountSecurity, answer_key
 from idp.accounts.throttling import LoginThrottle
@@ -75,7 +76,7 @@ class Recovery:
     """The three ways back in, and the support link."""
 
     def __init__(self, session: Session, store: Store, hasher: PasswordHasher,
-                 security: AccountSecurity, journal: AuditJournal, notifier: AccountNotifier,
+                 security: AccountSecurity, journal: AuditJournal, notifier: AccountMailer,
                  answer_throttle: LoginThrottle, secret_key: str,
                  link_for: Callable[[str], str], link_seconds: int = 3600):
         self._session = session
@@ -90,11 +91,10 @@ class Recovery:
         self._link_seconds = link_seconds
 
     def _account(self, person: Person) -> Account | None:
-        return self._session.scalar(select(Account).where(
-            Account.siret == person.siret,
-            Account.last_name_key == name_key(person.last_name),
-            Account.first_name_key == name_key(person.first_name),
-            Account.status.in_([Status.ACTIVE, Status.CANDIDATE_ADMIN, Status.LOCKED])))
+        account = account_by_login(self._session, person.siret, person.last_name,
+                                   person.first_name)
+        # An account whose e-mail was never validated has nothing to recover yet.
+        return None if account is None or account.status is Status.PENDING_EMAIL else account
 
     def _decoy(self, person: Person) -> int:
         digest = hmac.new(self._secret_key, person.key.encode(), hashlib.sha256).digest()
@@ -202,6 +202,8 @@ class Recovery:
 
     def pending_requests(self, administrator: Account) -> list[PasswordResetRequest]:
         """The requests an administrator has to handle (same establishment)."""
+        if not administrator.is_active_administrator:
+            return []
         return list(self._session.scalars(select(PasswordResetRequest).where(
             PasswordResetRequest.siret == administrator.siret,
             PasswordResetRequest.status == ResetRequestStatus.PENDING,
@@ -214,7 +216,7 @@ class Recovery:
         request = self._session.get(PasswordResetRequest, request_id)
         if (request is None or request.siret != administrator.siret
                 or request.status is not ResetRequestStatus.PENDING
-                or administrator.role is not Role.ADMINISTRATOR
+                or not administrator.is_active_administrator
                 or request.account_id == administrator.id):
             return False
         request.status = ResetRequestStatus.LINK_SENT if accept else ResetRequestStatus.REFUSED

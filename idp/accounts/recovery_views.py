@@ -1,20 +1,19 @@
-"""« Mot de passe oublié ? » (/mot-de-passe-oublie) and the administrators' requests page."""
+"""« Mot de passe oublié ? » (/mot-de-passe-oublie)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import Blueprint, redirect, render_template, session, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
-from idp.accounts.auth import current_account, login_required
+from idp.accounts.deps import recovery
 from idp.accounts.forms import ButtonForm, IdentifyForm, NewPasswordForm, SecretAnswerForm
 from idp.accounts.password_policy import SPECIAL_CHARACTERS
 from idp.accounts.recovery import Person, WrongAnswer
 from idp.accounts.security import PasswordRefused
 from idp.accounts.throttling import TooManyFailedLogins
-from idp.services import recovery
 from idp.web import request_origin
 
 bp = Blueprint("recovery", __name__)
@@ -129,28 +128,3 @@ def reset_link(token: str):
                                              "pouvez vous connecter."))
     return render_template("recovery/new_password.html", form=form,
                            specials=SPECIAL_CHARACTERS), 400 if form.errors else 200
-
-
-@bp.get("/gestion/demandes")
-@login_required
-def requests():
-    """« Demandes en attente »: password reset requests of the administrator's establishment."""
-    administrator = current_account()
-    if not administrator.is_administrator:
-        abort(403)
-    return render_template("recovery/requests.html",
-                           pending=recovery().pending_requests(administrator), form=ButtonForm())
-
-
-@bp.post("/gestion/demandes/<int:request_id>/<any(lien, refus):decision>")
-@login_required
-def decide(request_id: int, decision: str):
-    """Send the person a reset link, or refuse."""
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    if not recovery().handle_request(current_account(), request_id, decision == "lien",
-                                     request_origin()):
-        abort(404)
-    flash(_("Un lien de réinitialisation a été envoyé.") if decision == "lien"
-          else _("La demande a été refusée ; la personne en est informée par courriel."))
-    return redirect(url_for("recovery.requests"))

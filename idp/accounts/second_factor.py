@@ -1,14 +1,28 @@
-"""The state between the two sign-in steps: a short-lived server-side value, not a session."""
+"""The second sign-in step: the state between the two steps (a short-lived server-side
+value, not a session) and the code check with its own limiter."""
 
 from __future__ import annotations
 
 import json
 import secrets
 
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import Account
+from idp.accounts.throttling import LoginThrottle
+from idp.accounts.two_factor import TwoFactor
+from idp.audit.service import AuditJournal, Origin
 from idp.store import Store
 
+
+class WrongSecondFactor(Exception):
+    """The code is wrong or already used; ``resets_in`` is the wait this failure started."""
+
+    def __init__(self, resets_in: int = 0):
+        super().__init__("wrong code")
+        self.resets_in = resets_in
+
 PENDING_SECONDS = 5 * 60
-SESSION_KEY = "second_factor"
 
 
 class PendingSecondFactor:
@@ -32,3 +46,29 @@ class PendingSecondFactor:
     def finish(self, token: str) -> None:
         """Forget the pending state (the second step succeeded)."""
         self._store.delete(f"second-factor:{token}")
+
+
+class SecondStep:
+    """Checks the code of the second step: throttled per account, journaled either way."""
+
+    def __init__(self, session: Session, two_factor: TwoFactor, throttle: LoginThrottle,
+                 journal: AuditJournal):
+        self._session = session
+        self._two_factor = two_factor
+        self._throttle = throttle
+        self._journal = journal
+
+    def verify(self, account: Account, code: str, origin: Origin) -> str:
+        """The method that passed ("otp" or "recovery"); else raise TooManyFailedLogins or
+        WrongSecondFactor."""
+        key = str(account.id)
+        self._throttle.check(key)
+        method = self._two_factor.verify(account, code)
+        self._journal.record("login.second_factor", "success" if method else "failure",
+                             account_id=account.id, origin=origin,
+                             details={"method": method} if method else {})
+        self._session.commit()  # the last step and a used recovery code are kept either way
+        if method is None:
+            raise WrongSecondFactor(self._throttle.fail(key))
+        self._throttle.reset(key)
+        return method

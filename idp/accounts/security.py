@@ -15,9 +15,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts.emails import AccountMailer
 from idp.accounts.models import Account
 from idp.accounts.names import name_key
-from idp.accounts.notifications import AccountNotifier
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.two_factor import TwoFactor
 from idp.audit.models import AuditEvent
@@ -63,7 +63,7 @@ class AccountSecurity:
     """The changes a signed-in person makes to their own account's security."""
 
     def __init__(self, session: Session, store: Store, hasher: PasswordHasher, policy,
-                 journal: AuditJournal, notifier: AccountNotifier, two_factor: TwoFactor,
+                 journal: AuditJournal, notifier: AccountMailer, two_factor: TwoFactor,
                  end_other_sessions: Callable[[uuid.UUID], None]):
         self._session = session
         self._store = store

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from idp.accounts.auth import current_account, login_required
+from idp.accounts.deps import account_security, two_factor
 from idp.accounts.forms import (
     ChangePasswordForm,
     CodeForm,
@@ -13,13 +13,12 @@ from idp.accounts.forms import (
     EmailChangeForm,
     SecretQuestionForm,
 )
+from idp.accounts.login import current_account, login_required, upgrade_to_mfa
 from idp.accounts.password_policy import SPECIAL_CHARACTERS, current_policy
 from idp.accounts.security import WrongCode, WrongPassword
-from idp.services import account_security, two_factor
 from idp.web import is_local_path, request_origin
 
 bp = Blueprint("security", __name__)
-
 
 
 def _wrong_password() -> str:
@@ -128,8 +127,7 @@ def enable_two_factor():
             form.code.errors.append(_("Code incorrect : vérifiez l'heure de votre téléphone "
                                       "et saisissez le code affiché."))
         else:
-            # Typing a valid code is a second factor: the session now counts as 2FA.
-            session["amr"] = ["pwd", "otp", "mfa"]
+            upgrade_to_mfa()  # typing a valid code is a second factor
             target = form.next.data if is_local_path(form.next.data) else None
             return render_template("security/recovery_codes.html", codes=codes, next=target)
     secret = factor.pending_secret(account)

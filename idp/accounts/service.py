@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts.lookup import account_by_login
 from idp.accounts.models import Account, Status
 from idp.accounts.names import name_key
 from idp.accounts.passwords import PasswordHasher
@@ -66,17 +66,6 @@ class AuthenticationService:
         self._ip_throttle = ip_throttle
         self._journal = journal
 
-    def find_account(self, siret: str, last_name: str, first_name: str) -> Account | None:
-        """The account with this login triple that is not removed, if any."""
-        return self._session.scalar(
-            select(Account).where(
-                Account.siret == siret,
-                Account.last_name_key == name_key(last_name),
-                Account.first_name_key == name_key(first_name),
-                Account.status != Status.REMOVED,
-            )
-        )
-
     def authenticate(self, credentials: Credentials, origin: Origin) -> Account:
         """Return the account, or raise InvalidCredentials, TooManyFailedLogins, AccountLocked
         or EmailNotVerified."""
@@ -89,8 +78,8 @@ class AuthenticationService:
             self._journal_outcome(credentials, origin, None, "failure", "throttled")
             raise
 
-        account = self.find_account(credentials.siret, credentials.last_name,
-                                    credentials.first_name)
+        account = account_by_login(self._session, credentials.siret, credentials.last_name,
+                                   credentials.first_name)
         if account is None:
             self._hasher.burn_unknown_account(credentials.password)
             raise self._failure(credentials, origin, None)

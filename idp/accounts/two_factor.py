@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 
 import pyotp
 import segno
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, RecoveryCode
-from idp.accounts.passwords import PasswordHasher
 from idp.models_common import utcnow
 from idp.store import Store
 
@@ -34,11 +36,11 @@ def normalise_code(code: str) -> str:
 class TwoFactor:
     """Enrolment, verification (±1 time step, no replay) and recovery codes."""
 
-    def __init__(self, session: Session, store: Store, hasher: PasswordHasher, issuer: str,
+    def __init__(self, session: Session, store: Store, secret_key: str, issuer: str,
                  clock=time.time):
         self._session = session
         self._store = store
-        self._hasher = hasher
+        self._secret_key = secret_key.encode()
         self._issuer = issuer
         self._clock = clock
 
@@ -87,12 +89,27 @@ class TwoFactor:
             account.totp_last_step = step
             return "otp"
         wanted = normalise_code(code)
-        if len(wanted) == 12:
-            for stored in account.recovery_codes:
-                if stored.used_at is None and self._hasher.verify(stored.code_hash, wanted):
-                    stored.used_at = utcnow()
-                    return "recovery"
+        if len(wanted) == 12 and self._use_recovery_code(account, self._digest(wanted)):
+            return "recovery"
         return None
+
+    def _digest(self, normalised_code: str) -> str:
+        # 60 random bits need no slow hash: an HMAC under the app secret keeps a stolen table
+        # useless, and one wrong code costs one HMAC, not ten argon2 runs.
+        return hmac.new(self._secret_key, normalised_code.encode(), hashlib.sha256).hexdigest()
+
+    def _use_recovery_code(self, account: Account, digest: str) -> bool:
+        for stored in account.recovery_codes:
+            if stored.used_at is None and hmac.compare_digest(stored.code_hash, digest):
+                # Conditional UPDATE: of two requests racing with the same code, one wins.
+                used = self._session.execute(
+                    update(RecoveryCode)
+                    .where(RecoveryCode.id == stored.id, RecoveryCode.used_at.is_(None))
+                    .values(used_at=utcnow())
+                    .execution_options(synchronize_session=False)).rowcount
+                self._session.refresh(stored)
+                return used == 1
+        return False
 
     def disable(self, account: Account) -> None:
         """Turn 2FA off and forget the secret and recovery codes."""
@@ -119,5 +136,5 @@ class TwoFactor:
         codes = [recovery_code() for _ in range(RECOVERY_CODES)]
         account.recovery_codes.clear()
         account.recovery_codes.extend(
-            RecoveryCode(code_hash=self._hasher.hash(normalise_code(c))) for c in codes)
+            RecoveryCode(code_hash=self._digest(normalise_code(c))) for c in codes)
         return codes

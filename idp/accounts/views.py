@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
-from idp.accounts import second_factor
-from idp.accounts.auth import current_account, login_required, sign_in, sign_out
+from idp.accounts.deps import authentication_service, second_step
 from idp.accounts.forms import ButtonForm, CodeForm, LoginForm
-from idp.accounts.second_factor import PendingSecondFactor
+from idp.accounts.login import (
+    MFA_METHODS,
+    current_account,
+    login_required,
+    pending_second_step,
+    sign_in,
+    sign_out,
+    start_second_step,
+)
+from idp.accounts.lookup import usable_account
+from idp.accounts.second_factor import WrongSecondFactor
 from idp.accounts.service import AccountLocked, EmailNotVerified, InvalidCredentials
 from idp.accounts.throttling import TooManyFailedLogins
-from idp.extensions import store
-from idp.oidc.server import logout_service
-from idp.services import (
-    authentication_service,
-    record_second_factor,
-    second_factor_throttle,
-    two_factor,
-    usable_account,
-)
+from idp.extensions import db
 from idp.web import is_local_path, request_origin
 
 bp = Blueprint("accounts", __name__)
@@ -77,45 +78,27 @@ def login():
     return render_template("accounts/login.html", form=form, error=error), status
 
 
-def start_second_step(account, next_url: str | None):
-    """After a right password, ask for the code (the account is not signed in yet)."""
-    session[second_factor.SESSION_KEY] = PendingSecondFactor(store.get()).start(
-        str(account.id), next_url)
-    return redirect(url_for("accounts.second_step"))
-
-
-@bp.route("/connexion/code", methods=["GET", "POST"])
-def second_step():
+@bp.route("/connexion/code", methods=["GET", "POST"], endpoint="second_step")
+def second_step_page():
     """Second sign-in step: a code from the authenticator app, or a recovery code."""
-    pending_store = PendingSecondFactor(store.get())
-    token = session.get(second_factor.SESSION_KEY)
-    pending = pending_store.get(token)
-    if pending is None:
-        return redirect(url_for("accounts.login"))
-    account = usable_account(pending["account"])
+    pending = pending_second_step()
+    account = usable_account(db.session, pending[1]["account"]) if pending else None
     if account is None:
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     error, status = None, 200
-    throttle = second_factor_throttle()
     if form.validate_on_submit():
         try:
-            throttle.check(pending["account"])
+            second_step().verify(account, form.code.data, request_origin())
         except TooManyFailedLogins as exc:
             error, status = _wait_message(exc.resets_in), 429
+        except WrongSecondFactor as exc:
+            error, status = _("Code incorrect ou déjà utilisé."), 401
+            if exc.resets_in:
+                error = f"{error} {_wait_message(exc.resets_in)}"
         else:
-            method = two_factor().verify(account, form.code.data)
-            record_second_factor(account, method, request_origin())
-            if method is None:
-                wait = throttle.fail(pending["account"])
-                error, status = _("Code incorrect ou déjà utilisé."), 401
-                if wait:
-                    error = f"{error} {_wait_message(wait)}"
-            else:
-                throttle.reset(pending["account"])
-                pending_store.finish(token)
-                sign_in(account, ["pwd", "otp", "mfa"])
-                return redirect(pending["next"] or url_for("accounts.account"))
+            sign_in(account, MFA_METHODS)
+            return redirect(pending[1]["next"] or url_for("accounts.account"))
     elif form.is_submitted():
         status = 400
     return render_template("accounts/second_step.html", form=form, error=error), status
@@ -129,8 +112,7 @@ def logout():
     if account is None:
         return render_template("accounts/logged_out.html")
     if form.validate_on_submit():
-        logout_service().end_session(account.id, session.get("sid"), request_origin())
-        sign_out()
+        sign_out(request_origin())
         return render_template("accounts/logged_out.html")
     return render_template("accounts/logout.html", form=form, account=account)
 

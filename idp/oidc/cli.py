@@ -9,8 +9,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from idp.oidc import server as oidc
 from idp.oidc.clients import AUTH_METHODS, RegisteredClient, UnknownService
+from idp.oidc.deps import client_registry, keyring
 
 client_cli = AppGroup("client", help="Sites partenaires (clients OpenID Connect).")
 keys_cli = AppGroup("keys", help="Clés de signature des jetons.")
@@ -56,7 +56,7 @@ def create_client(name, redirect_uris, post_logout_uris, backchannel_logout_uri,
     if auth_method == "private_key_jwt" and not jwks:
         raise click.UsageError("private_key_jwt demande --jwks-file")
     try:
-        client, secret = oidc.client_registry().create(
+        client, secret = client_registry().create(
             name, list(redirect_uris), post_logout_redirect_uris=post_logout_uris,
             backchannel_logout_uri=backchannel_logout_uri,
             initiate_login_uri=initiate_login_uri, services=services, public=public,
@@ -69,7 +69,7 @@ def create_client(name, redirect_uris, post_logout_uris, backchannel_logout_uri,
 @client_cli.command("list")
 def list_clients():
     """Liste les sites partenaires (JSON, sans secret)."""
-    clients = [describe(c) for c in oidc.client_registry().all()]
+    clients = [describe(c) for c in client_registry().all()]
     click.echo(json.dumps(clients, ensure_ascii=False, indent=2))
 
 
@@ -77,7 +77,7 @@ def list_clients():
 @click.argument("client_id")
 def delete_client(client_id):
     """Supprime un site partenaire."""
-    if not oidc.client_registry().delete(client_id):
+    if not client_registry().delete(client_id):
         raise click.ClickException(f"aucun site partenaire {client_id}")
     click.echo(f"Site partenaire {client_id} supprimé.")
 
@@ -90,6 +90,6 @@ def rotate_keys(publish_delay):
     config = current_app.config
     keep = max(config["OIDC_ACCESS_TOKEN_LIFETIME_SECONDS"],
                config["OIDC_ID_TOKEN_LIFETIME_SECONDS"])
-    kids = oidc.keyring().rotate(timedelta(seconds=publish_delay), timedelta(seconds=keep))
+    kids = keyring().rotate(timedelta(seconds=publish_delay), timedelta(seconds=keep))
     click.echo(f"Nouvelles clés publiées : {', '.join(kids)} ; "
                f"signature avec elles dans {publish_delay} s.")

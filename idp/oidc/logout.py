@@ -13,7 +13,7 @@ from joserfc import jwt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from idp.audit.service import AuditJournal, Origin
+from idp.audit.service import AuditJournal
 from idp.models_common import utcnow
 from idp.oidc.clients import ClientRegistry
 from idp.oidc.keys import KeyRing
@@ -41,12 +41,8 @@ class LogoutService:
         self._revocations = revocations
         self._issuer = issuer
 
-    def end_session(self, account_id: uuid.UUID, sid: str | None, origin: Origin,
-                    initiated_by: str | None = None) -> None:
-        """Journal the logout, revoke the session's tokens, tell every partner."""
-        self._journal.record("logout", "success", account_id=account_id, origin=origin,
-                             details={"initiated_by": initiated_by} if initiated_by else {})
-        self._session.commit()
+    def end_session(self, account_id: uuid.UUID, sid: str | None) -> None:
+        """Revoke the session's tokens and tell every partner that took part in it."""
         if not sid:
             return
         families = self._session.scalars(select(RefreshToken.family_id).where(

@@ -1,12 +1,11 @@
-"""All the Authlib wiring: the authorization server, its grants, token generation and the
+"""All the Authlib wiring: the authorization server, its grants and endpoints, and the
 resource protector, built once per app. Views only call ``oidc_server().create_*_response``
-and ``access_token()``."""
+and ``access_token()``; the services these classes plug in come from ``idp.oidc.deps``."""
 
 from __future__ import annotations
 
 import secrets
 import time
-from datetime import timedelta
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -24,113 +23,39 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idp.accounts.lookup import usable_account
+from idp.audit.deps import audit_journal
 from idp.extensions import db, store
 from idp.models_common import utcnow
-from idp.oidc.claims import ClaimsBuilder
-from idp.oidc.clients import ClientRegistry, RegisteredClient
-from idp.oidc.keys import KeyRing
-from idp.oidc.logout import LogoutService
-from idp.oidc.service import AuthorizationRecorder
-from idp.oidc.tokens import (
-    AuthorizationCode,
-    CodeStore,
-    LoginContext,
-    RefreshTokens,
-    RevocationList,
-    unverified_claims,
+from idp.oidc.clients import RegisteredClient
+from idp.oidc.deps import (
+    claims_builder,
+    client_registry,
+    code_store,
+    config,
+    keyring,
+    refresh_tokens,
+    revocation_list,
+    token_issuer,
 )
-from idp.services import audit_journal, usable_account
+from idp.oidc.keys import KeyRing
+from idp.oidc.tokens import AuthorizationCode, LoginContext
 from idp.web import request_origin
-
-ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # password only
-ACR_MFA = "urn:netentreprises:acr:mfa"  # password and a one-time code
-
-# --- per-app services -------------------------------------------------------------------
-
-def config(name: str):
-    """An OIDC setting of the current app."""
-    return current_app.config[name]
-
-
-def keyring() -> KeyRing:
-    """The current app's signing keys."""
-    return current_app.extensions["idp_keyring"]
-
-
-def client_registry() -> ClientRegistry:
-    """The partner registry, with the app's client cache."""
-    return ClientRegistry(db.session, current_app.extensions["idp_client_cache"])
-
-
-def code_store() -> CodeStore:
-    """Authorization codes, in the shared store."""
-    return CodeStore(store.get(), config("OIDC_CODE_LIFETIME_SECONDS"))
-
-
-def revocation_list() -> RevocationList:
-    """Revoked access tokens, in the shared store."""
-    return RevocationList(store.get(), config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS"))
-
-
-def refresh_tokens() -> RefreshTokens:
-    """Refresh token families."""
-    return RefreshTokens(db.session, revocation_list(), audit_journal(),
-                         timedelta(days=config("OIDC_REFRESH_TOKEN_LIFETIME_DAYS")))
-
-
-def claims_builder() -> ClaimsBuilder:
-    """Claims about people, for ID tokens, userinfo and the habilitations API."""
-    return ClaimsBuilder(db.session, config("ISSUER") + "/api/v1/habilitations",
-                         config("OIDC_INLINE_HABILITATIONS_MAX_BYTES"))
-
-
-def authorization_recorder() -> AuthorizationRecorder:
-    """Grant records and session participants."""
-    return AuthorizationRecorder(db.session, store.get(), audit_journal(),
-                                 config("SESSION_IDLE_MINUTES") * 60)
-
-
-
 
 # --- tokens -----------------------------------------------------------------------------
 
 class AccessTokenGenerator:
-    """RFC 9068 JWT access tokens (``typ: at+jwt``), and opaque refresh tokens."""
+    """Authlib's token generator, minting through the token issuer; refresh tokens are
+    opaque random strings."""
 
     def __call__(self, grant_type, client: RegisteredClient, user: LoginContext | None = None,
                  scope=None, expires_in=None, include_refresh_token=True):
-        now = int(time.time())
-        lifetime = config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS")
-        claims = {
-            "iss": config("ISSUER"),
-            # The IdP's own APIs (userinfo, /api/v1) are the resource these tokens open.
-            "aud": config("ISSUER"),
-            "client_id": client.client_id,
-            "iat": now,
-            "exp": now + lifetime,
-            "jti": secrets.token_urlsafe(16),
-            "scope": scope or "",
-        }
-        if user is None:
-            claims["sub"] = client.client_id  # RFC 9068 §2.2: no resource owner
-        else:
-            claims["sub"] = user.account_id
-            if user.auth_time:
-                claims["auth_time"] = user.auth_time
-            if user.amr:
-                claims["amr"] = list(user.amr)
-            if user.acr:
-                claims["acr"] = user.acr
-            if user.sid:
-                claims["sid"] = user.sid
-        alg = config("OIDC_ACCESS_TOKEN_ALG")
-        key = keyring().signer(alg)
-        token = {
-            "token_type": "Bearer",
-            "access_token": jwt.encode({"alg": alg, "typ": "at+jwt", "kid": key.kid}, claims,
-                                       key),
-            "expires_in": lifetime,
-        }
+        issued = token_issuer().access_token(client.client_id, scope or "", user)
+        if user is not None:
+            # Revoking the family (logout, reuse) must reach this access token too.
+            revocation_list().remember_issued(user.family_id, issued.claims["jti"])
+        token = {"token_type": "Bearer", "access_token": issued.token,
+                 "expires_in": issued.expires_in}
         if scope:
             token["scope"] = scope
         if include_refresh_token:
@@ -139,13 +64,9 @@ class AccessTokenGenerator:
 
 
 def save_token(token: dict, request) -> None:
-    """Keep what must outlive the response: refresh tokens, and access-token families."""
+    """Keep what must outlive the response: refresh tokens (access tokens are JWTs)."""
     login: LoginContext | None = request.user
-    if login is None:
-        return  # client credentials: nothing to keep, the JWT is self-contained
-    jti = unverified_claims(token["access_token"])["jti"]
-    revocation_list().remember_issued(login.family_id, jti)
-    if "refresh_token" in token:
+    if login is not None and "refresh_token" in token:
         refresh_tokens().store(token["refresh_token"], request.client.client_id,
                                token.get("scope", ""), login)
 
@@ -192,7 +113,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was taken from the store when redeemed."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode):
-        if usable_account(authorization_code.account_id) is None:
+        if usable_account(db.session, authorization_code.account_id) is None:
             return None
         return LoginContext(
             account_id=authorization_code.account_id, auth_time=authorization_code.auth_time,
@@ -213,7 +134,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: RefreshTokenRecord):
         row = refresh_token.row
-        if usable_account(str(row.account_id)) is None:
+        if usable_account(db.session, row.account_id) is None:
             return None
         return LoginContext(account_id=str(row.account_id), auth_time=row.auth_time,
                             amr=tuple(row.amr or ()), acr=row.acr, sid=row.sid,
@@ -285,7 +206,7 @@ class IdPOpenIDCode(OpenIDCode):
         return claims
 
     def generate_user_info(self, user: LoginContext, scope):
-        account = usable_account(user.account_id)
+        account = usable_account(db.session, user.account_id)
         return claims_builder().user_info(account, scope, user.services)
 
 
@@ -442,12 +363,6 @@ class EndSessionEndpoint(rpinitiated.EndSessionEndpoint):
 
     def end_session(self, end_session_request):
         """Done by the view, which knows the browser session (see views.end_session)."""
-
-
-def logout_service() -> LogoutService:
-    """Ends sessions and tells partners."""
-    return LogoutService(db.session, audit_journal(), client_registry(), authorization_recorder(),
-                         keyring(), revocation_list(), config("ISSUER"))
 
 
 # --- resource protection ----------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -17,12 +16,6 @@ from idp.hashing import sha256_hex as digest
 from idp.models_common import utcnow
 from idp.oidc.models import RefreshToken
 from idp.store import Store
-
-
-def unverified_claims(jwt_string: str) -> dict:
-    """The payload of a JWT we just signed ourselves (no verification needed)."""
-    payload = jwt_string.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 @dataclass

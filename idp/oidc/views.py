@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from urllib.parse import urlencode
@@ -17,20 +16,28 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from idp.accounts.auth import AWAITING_LOGIN, current_account, sign_out
-from idp.accounts.views import start_second_step
-from idp.extensions import csrf
+from idp.accounts.login import (
+    ACR_MFA,
+    ACR_PASSWORD,
+    await_sign_in,
+    current_login,
+    sign_out,
+    signed_in_for,
+    start_second_step,
+    stop_awaiting,
+)
+from idp.accounts.lookup import usable_account
+from idp.extensions import csrf, db
 from idp.oidc import server as oidc
 from idp.oidc.clients import SCOPES
+from idp.oidc.deps import authorization_recorder, claims_builder, client_registry, keyring
 from idp.oidc.tokens import LoginContext
-from idp.services import usable_account
 from idp.web import request_origin
 
 bp = Blueprint("oidc", __name__)
@@ -66,7 +73,7 @@ def discovery():
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
-        "acr_values_supported": [oidc.ACR_PASSWORD, oidc.ACR_MFA],
+        "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
             "given_name", "family_name", "email", "email_verified", "phone_number", "siret",
@@ -83,32 +90,31 @@ def discovery():
 @bp.get("/oidc/jwks")
 def jwks():
     """The public signing keys (published before use, kept while tokens they signed live)."""
-    response = jsonify(oidc.keyring().jwks())
+    response = jsonify(keyring().jwks())
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
 
-def _needs_login(account) -> bool:
+def _needs_login(login) -> bool:
     """Whether this request must show « Vous connecter » first (prompt=login, max_age)."""
-    if account is None:
+    if login is None:
         return True
-    fresh = request.args.get("_login")
-    if fresh and secrets.compare_digest(fresh, session.get(AWAITING_LOGIN, "")):
+    if signed_in_for(request.args.get("_login")):
         return False  # the person just signed in for this very request
     if "login" in request.args.get("prompt", "").split():
         return True
     max_age = request.args.get("max_age")
     if max_age is not None:  # checked to be digits by the caller
-        return time.time() - session.get("auth_time", 0) > int(max_age)
+        return time.time() - login.auth_time > int(max_age)
     return False
 
 
 @bp.get("/oidc/authorize")
 def authorize():
     """Authorization endpoint; an unauthenticated request shows the sign-in form first."""
-    account = current_account()
+    login = current_login()
     try:
-        grant = oidc.oidc_server().get_consent_grant(end_user=account)
+        grant = oidc.oidc_server().get_consent_grant(end_user=login.account if login else None)
     except OAuth2Error as error:
         if getattr(error, "redirect_uri", None):
             return oidc.oidc_server().handle_error_response(None, error)
@@ -126,37 +132,35 @@ def authorize():
                                     state=grant.request.payload.state)
         return oidc.oidc_server().handle_error_response(None, error)
 
-    if _needs_login(account):
+    if _needs_login(login):
         if "none" in request.args.get("prompt", "").split():
             error = LoginRequiredError(redirect_uri=grant.redirect_uri,
                                        state=grant.request.payload.state)
             return oidc.oidc_server().handle_error_response(None, error)
-        marker = secrets.token_urlsafe(16)
-        session[AWAITING_LOGIN] = marker
         args = {k: v for k, v in request.args.items(multi=True) if k != "_login"}
-        target = request.path + "?" + urlencode([*args.items(), ("_login", marker)])
-        login = {"next": target}
+        target = request.path + "?" + urlencode([*args.items(), ("_login", await_sign_in())])
+        form = {"next": target}
         if request.args.get("login_hint"):
-            login["siret"] = request.args["login_hint"]
-        return redirect("/connexion?" + urlencode(login))
+            form["siret"] = request.args["login_hint"]
+        return redirect("/connexion?" + urlencode(form))
 
-    amr = tuple(session.get("amr", ["pwd"]))
-    if oidc.ACR_MFA in request.args.get("acr_values", "").split() and "otp" not in amr:
+    account = login.account
+    if ACR_MFA in request.args.get("acr_values", "").split() and login.acr != ACR_MFA:
         # The partner demands two factors: pass the second step now, or enrol first.
         if account.totp_secret:
             return start_second_step(account, request.full_path)
         return redirect(url_for("security.enable_two_factor", next=request.full_path))
 
-    session.pop(AWAITING_LOGIN, None)
-    login = LoginContext(
-        account_id=str(account.id), auth_time=session.get("auth_time"), amr=amr,
-        acr=oidc.ACR_MFA if "otp" in amr else oidc.ACR_PASSWORD, sid=session.get("sid"),
-        family_id=uuid.uuid4().hex)
-    response = oidc.oidc_server().create_authorization_response(grant=grant, grant_user=login)
+    stop_awaiting()
+    context = LoginContext(account_id=str(account.id), auth_time=login.auth_time,
+                           amr=login.amr, acr=login.acr, sid=login.sid,
+                           family_id=uuid.uuid4().hex)
+    response = oidc.oidc_server().create_authorization_response(grant=grant,
+                                                                grant_user=context)
     if response.status_code == 302 and "code=" in response.headers.get("Location", ""):
-        oidc.authorization_recorder().record(account, grant.client.client_id,
-                                             grant.request.payload.scope, session.get("sid"),
-                                             request_origin())
+        authorization_recorder().record(account, grant.client.client_id,
+                                        grant.request.payload.scope, login.sid,
+                                        request_origin())
     return response
 
 
@@ -190,17 +194,15 @@ def end_session():
             "oidc/error.html", error=error.error,
             message=_("La demande de déconnexion n'est pas valide (%(reason)s).",
                       reason=error.description or error.error)), 400
-    account = current_account()
+    login = current_login()
     hinted_sub = (logout.id_token_claims or {}).get("sub")
     confirmed = request.method == "POST" and _valid_csrf(request.form.get("csrf_token"))
-    if account is not None and logout.needs_confirmation and not confirmed:
+    if login is not None and logout.needs_confirmation and not confirmed:
         return render_template("oidc/confirm_logout.html", client=logout.client,
                                form_fields=request.values.to_dict())
-    if account is not None and hinted_sub in (None, str(account.id)):
-        client_id = logout.client.client_id if logout.client else None
-        oidc.logout_service().end_session(account.id, session.get("sid"), request_origin(),
-                                          initiated_by=client_id)
-        sign_out()
+    if login is not None and hinted_sub in (None, str(login.account.id)):
+        sign_out(request_origin(),
+                 initiated_by=logout.client.client_id if logout.client else None)
     response = server.create_endpoint_response("end_session", logout)
     return response or render_template("accounts/logged_out.html")
 
@@ -217,19 +219,19 @@ def _valid_csrf(token: str | None) -> bool:
 def userinfo():
     """Claims about the person the access token speaks for (GET and POST, OIDC Core §5.3)."""
     token = oidc.access_token("openid")
-    account = usable_account(token["sub"])
+    account = usable_account(db.session, token["sub"])
     if account is None:
         return jsonify(error="invalid_token"), 401
-    client = oidc.client_registry().find(token["client_id"])
+    client = client_registry().find(token["client_id"])
     services = client.services if client else frozenset()
-    return jsonify(oidc.claims_builder().user_info(account, token["scope"], services))
+    return jsonify(claims_builder().user_info(account, token["scope"], services))
 
 
 @bp.get("/api/v1/habilitations")
 def habilitations_api():
     """The habilitations claim, page by page: the source of the distributed claim."""
     token = oidc.access_token("habilitations")
-    account = usable_account(token["sub"])
+    account = usable_account(db.session, token["sub"])
     if account is None:
         return jsonify(error="invalid_token"), 401
     try:
@@ -240,8 +242,8 @@ def habilitations_api():
     if page < 1 or not 1 <= per_page <= MAX_PAGE_SIZE:
         return jsonify(error="invalid_request",
                        error_description=f"page >= 1 and 1 <= per_page <= {MAX_PAGE_SIZE}"), 400
-    client = oidc.client_registry().find(token["client_id"])
-    entries = oidc.claims_builder().habilitations(account, client.services if client else ())
+    client = client_registry().find(token["client_id"])
+    entries = claims_builder().habilitations(account, client.services if client else ())
     start = (page - 1) * per_page
     body = {"habilitations": entries[start:start + per_page], "page": page,
             "per_page": per_page, "total": len(entries)}

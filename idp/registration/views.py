@@ -1,4 +1,4 @@
-"""/inscription: the registration journey, e-mail validation, candidacies."""
+"""/inscription: the registration journey, e-mail validation, the activation key."""
 
 from __future__ import annotations
 
@@ -20,14 +20,14 @@ from flask import (
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
-from idp.accounts.auth import current_account, login_required
 from idp.accounts.forms import ButtonForm
+from idp.accounts.login import current_account, login_required
 from idp.accounts.password_policy import SPECIAL_CHARACTERS
 from idp.accounts.throttling import TooManyFailedLogins
+from idp.registration.deps import registration_service, registration_throttle
 from idp.registration.forms import DetailsForm, SecretsForm, ServicesForm
 from idp.registration.letters import summary_pdf
 from idp.registration.service import PROFILES, RegistrationRefused
-from idp.services import registration_service, registration_throttle
 from idp.web import request_origin
 
 bp = Blueprint("registration", __name__)
@@ -269,27 +269,3 @@ def activation():
         error = _("Cette clé d'activation n'est pas reconnue.")
     return render_template("registration/activation.html", form=form, error=error), \
         400 if error else 200
-
-
-@bp.get("/gestion/administrateurs")
-@login_required
-def candidacies():
-    """« Demandes en attente » of administrators: Accord or Refus."""
-    administrator = current_account()
-    if not administrator.is_administrator or administrator.status.value != "active":
-        abort(403)
-    return render_template("registration/candidacies.html", form=ButtonForm(),
-                           pending=registration_service().pending_candidacies(administrator))
-
-
-@bp.post("/gestion/administrateurs/<int:candidacy_id>/<any(accord, refus):decision>")
-@login_required
-def decide(candidacy_id: int, decision: str):
-    """Accept or refuse a candidate administrator."""
-    if not ButtonForm().validate_on_submit():
-        abort(400)
-    if not registration_service().decide(current_account(), candidacy_id, decision == "accord",
-                                         request_origin()):
-        abort(404)
-    flash(_("Demande acceptée.") if decision == "accord" else _("Demande refusée."))
-    return redirect(url_for("registration.candidacies"))

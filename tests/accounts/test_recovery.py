@@ -14,7 +14,7 @@ from idp.accounts.models import Account, Role
 from idp.accounts.security import answer_key
 from idp.audit.models import AuditEvent
 from idp.extensions import db
-from idp.services import password_hasher
+from idp.accounts.deps import password_hasher
 from tests.conftest import SIRET_SIEGE, csrf_token, make_account
 from tests.conftest import sign_in as fill_login
 

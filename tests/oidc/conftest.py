@@ -17,7 +17,6 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from idp.oidc import server as oidc
 from tests.conftest import csrf_token, free_port, load_demo, serve
 
 SOPHIE = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
@@ -153,5 +152,3 @@ def flow(issuer, partner, browser):
     """A ready authorization code flow for ``partner``."""
     return Flow(issuer, partner, browser)
 
-
-__all__ = ["oidc"]

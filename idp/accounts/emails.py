@@ -1,4 +1,7 @@
-"""E-mails to account holders: each security change, recovery links, decisions."""
+"""E-mails to account holders: each security change, recovery links, decisions.
+
+(Not the « notifications » feature: these are the account journeys' own messages.)
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from idp.accounts.models import Account
 from idp.mail import send_template
 
 
-class AccountNotifier:
+class AccountMailer:
     """Writes and sends the French messages of the account journeys."""
 
     def _send(self, to: str | None, name: str, subject: str, paragraphs: list[str],

@@ -1,0 +1,100 @@
+"""Builds the accounts services of the current app with their dependencies injected."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from idp.accounts.emails import AccountMailer
+from idp.accounts.login import browser_session_id
+from idp.accounts.password_policy import current_policy
+from idp.accounts.passwords import PasswordHasher
+from idp.accounts.recovery import Recovery
+from idp.accounts.second_factor import SecondStep
+from idp.accounts.security import AccountSecurity
+from idp.accounts.service import AuthenticationService
+from idp.accounts.throttling import BackoffPolicy, LoginThrottle
+from idp.accounts.two_factor import TwoFactor
+from idp.audit.deps import audit_journal
+from idp.extensions import db, store
+
+
+def password_hasher() -> PasswordHasher:
+    """The app's hasher, built once (its dummy hash is computed once per process)."""
+    hasher = current_app.extensions.get("idp_hasher")
+    if hasher is None:
+        config = current_app.config
+        hasher = PasswordHasher(
+            time_cost=int(config["ARGON2_TIME_COST"]),
+            memory_kib=int(config["ARGON2_MEMORY_KIB"]),
+            parallelism=int(config["ARGON2_PARALLELISM"]),
+        )
+        current_app.extensions["idp_hasher"] = hasher
+    return hasher
+
+
+def _sign_in_policy(free_setting: str) -> BackoffPolicy:
+    config = current_app.config
+    return BackoffPolicy(
+        free_attempts=int(config[free_setting]),
+        base_delay=int(config["LOGIN_BASE_DELAY_SECONDS"]),
+        max_delay=int(config["LOGIN_MAX_DELAY_SECONDS"]),
+        window=int(config["LOGIN_FAILURE_WINDOW_SECONDS"]),
+    )
+
+
+def limiter(name: str) -> LoginThrottle:
+    """A named limiter of accounts: ``login-account``, ``login-ip``, ``second-factor`` or
+    ``secret-answer``."""
+    policies = {
+        "login-account": lambda: _sign_in_policy("LOGIN_FREE_ATTEMPTS"),
+        "login-ip": lambda: _sign_in_policy("LOGIN_IP_FREE_ATTEMPTS"),
+        "second-factor": lambda: _sign_in_policy("SECOND_FACTOR_FREE_ATTEMPTS"),
+        # Net-entreprises' rule: beyond 5 wrong answers, a 60-minute wait.
+        "secret-answer": lambda: BackoffPolicy(free_attempts=5, base_delay=3600,
+                                               max_delay=3600, window=3600),
+    }
+    return LoginThrottle(store.get(), name, policies[name]())
+
+
+def mailer() -> AccountMailer:
+    """The account journeys' e-mails."""
+    return AccountMailer()
+
+
+def authentication_service() -> AuthenticationService:
+    """The sign-in service."""
+    return AuthenticationService(db.session, password_hasher(), limiter("login-account"),
+                                 limiter("login-ip"), audit_journal())
+
+
+def two_factor() -> TwoFactor:
+    """TOTP and recovery codes."""
+    config = current_app.config
+    return TwoFactor(db.session, store.get(), config["SECRET_KEY"], config["TOTP_ISSUER"])
+
+
+def second_step() -> SecondStep:
+    """The code check of the second sign-in step."""
+    return SecondStep(db.session, two_factor(), limiter("second-factor"), audit_journal())
+
+
+def account_security() -> AccountSecurity:
+    """Changes a signed-in person makes to their own security."""
+    interface = current_app.session_interface
+    current_sid = browser_session_id()  # None from the CLI, which has no session
+
+    def end_other_sessions(account_id) -> None:
+        interface.end_account_sessions(str(account_id), keep=current_sid)
+
+    return AccountSecurity(db.session, store.get(), password_hasher(), current_policy(),
+                           audit_journal(), mailer(), two_factor(), end_other_sessions)
+
+
+def recovery() -> Recovery:
+    """« Mot de passe oublié ? »: question, e-mail link, administrators."""
+    config = current_app.config
+    issuer = config["ISSUER"]
+    return Recovery(db.session, store.get(), password_hasher(), account_security(),
+                    audit_journal(), mailer(), limiter("secret-answer"), config["SECRET_KEY"],
+                    lambda token: f"{issuer}/mot-de-passe-oublie/lien/{token}",
+                    int(config["RESET_LINK_SECONDS"]))

@@ -1,0 +1,1 @@
+"""« Gestion »: the administrator space under /gestion."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel
 from flask_migrate import Migrate
@@ -22,6 +25,12 @@ csrf = CSRFProtect()
 babel = Babel()
 
 LANGUAGE_COOKIE = "idp_lang"
+
+
+def app_clock() -> Callable[[], float]:
+    """The current app's clock (seconds since the epoch): ``time.time`` unless the app was
+    built with a ``CLOCK`` (tests move time forward instead of sleeping)."""
+    return current_app.config.get("CLOCK") or time.time
 
 
 def select_locale() -> str:

@@ -7,19 +7,23 @@ pass: then the schema is migrated once and every table is emptied before each te
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
 import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher as Argon2Hasher
 from sqlalchemy import text
@@ -122,6 +126,20 @@ def mailbox(smtp_server) -> Mailbox:
     return smtp_server.handler
 
 
+class Clock:
+    """The app's clock, which a test moves forward (or back) instead of sleeping."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the app's time by ``seconds``."""
+        self.offset += seconds
+
+
 @pytest.fixture
 def settings(migrated_database, tmp_path, smtp_server):
     """The test app's settings; tests may change them before asking for ``app``."""
@@ -135,6 +153,7 @@ def settings(migrated_database, tmp_path, smtp_server):
         # Letters and unsent mail stay in the test's own folder, never in instance/.
         "LETTERS_DIR": str(tmp_path / "letters"),
         "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "CLOCK": Clock(),
         **TEST_ARGON2,
     }
     if DATABASE_URL:
@@ -146,6 +165,12 @@ def settings(migrated_database, tmp_path, smtp_server):
     if REDIS_URL:
         config["REDIS_URL"] = REDIS_URL
     return config
+
+
+@pytest.fixture
+def clock(settings) -> Clock:
+    """The clock of the test's app."""
+    return settings["CLOCK"]
 
 
 @pytest.fixture
@@ -216,15 +241,26 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client, siret=SIRET_SIEGE, last_name="Lefèvre", first_name="Sophie",
-            password=PASSWORD, next_url=None, **environ):
-    """Fill « Vous connecter » as a person would: load the page, post the form."""
-    page = client.get("/connexion" + (f"?next={next_url}" if next_url else ""), **environ)
-    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "siret": siret,
-            "last_name": last_name, "first_name": first_name, "password": password}
+def sign_in(browser, url="/connexion", siret=SIRET_SIEGE, last_name="Lefèvre",
+            first_name="Sophie", password=PASSWORD, next_url=None, **environ):
+    """Fill « Vous connecter » at ``url`` as a person would: load the page, post the form.
+
+    ``browser`` is a Flask test client or, against a live server, a ``requests.Session``;
+    the answer is returned unfollowed.
+    """
     if next_url is not None:
-        form["next"] = next_url
-    return client.post("/connexion", data=form, **environ)
+        url = f"{url}?{urlencode({'next': next_url})}"
+    page = browser.get(url, **environ)
+    assert page.status_code == 200, page.text
+    form = {"csrf_token": csrf_token(page.text), "siret": siret, "last_name": last_name,
+            "first_name": first_name, "password": password}
+    hidden_next = re.search(r'name="next" type="hidden" value="([^"]*)"', page.text)
+    form["next"] = next_url if next_url is not None else (
+        html.unescape(hidden_next.group(1)) if hidden_next else "")
+    target = urlsplit(url)._replace(query="").geturl()
+    if isinstance(browser, requests.Session):
+        return browser.post(target, data=form, allow_redirects=False)
+    return browser.post(target, data=form, **environ)
 
 
 @pytest.fixture

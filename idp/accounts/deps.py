@@ -15,7 +15,7 @@ from idp.accounts.service import AuthenticationService
 from idp.accounts.throttling import BackoffPolicy, LoginThrottle
 from idp.accounts.two_factor import TwoFactor
 from idp.audit.deps import audit_journal
-from idp.extensions import db, store
+from idp.extensions import app_clock, db, store
 
 
 def password_hasher() -> PasswordHasher:
@@ -53,7 +53,7 @@ def limiter(name: str) -> LoginThrottle:
         "secret-answer": lambda: BackoffPolicy(free_attempts=5, base_delay=3600,
                                                max_delay=3600, window=3600),
     }
-    return LoginThrottle(store.get(), name, policies[name]())
+    return LoginThrottle(store.get(), name, policies[name](), app_clock())
 
 
 def mailer() -> AccountMailer:
@@ -70,7 +70,8 @@ def authentication_service() -> AuthenticationService:
 def two_factor() -> TwoFactor:
     """TOTP and recovery codes."""
     config = current_app.config
-    return TwoFactor(db.session, store.get(), config["SECRET_KEY"], config["TOTP_ISSUER"])
+    return TwoFactor(db.session, store.get(), config["SECRET_KEY"], config["TOTP_ISSUER"],
+                     app_clock())
 
 
 def second_step() -> SecondStep:
@@ -97,4 +98,4 @@ def recovery() -> Recovery:
     return Recovery(db.session, store.get(), password_hasher(), account_security(),
                     audit_journal(), mailer(), limiter("secret-answer"), config["SECRET_KEY"],
                     lambda token: f"{issuer}/mot-de-passe-oublie/lien/{token}",
-                    int(config["RESET_LINK_SECONDS"]))
+                    int(config["RESET_LINK_SECONDS"]), app_clock())

@@ -8,7 +8,6 @@ layer (OpenID Connect back-channel logout) reacts without accounts importing it.
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from functools import wraps
 
@@ -20,7 +19,7 @@ from idp.accounts.models import Account
 from idp.accounts.second_factor import PendingSecondFactor
 from idp.audit.deps import audit_journal
 from idp.audit.service import Origin
-from idp.extensions import db, store
+from idp.extensions import app_clock, db, store
 
 ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # noqa: S105 (an acr value): password only
 ACR_MFA = "urn:netentreprises:acr:mfa"  # password and a one-time code
@@ -67,7 +66,7 @@ def sign_in(account: Account, methods: list[str] | tuple[str, ...]) -> None:
         session[_AWAITING] = awaiting
     session[_ACCOUNT] = str(account.id)
     # auth_time and amr come from here, not from token creation (OIDC Core §2, RFC 8176).
-    session[_AUTH_TIME] = int(time.time())
+    session[_AUTH_TIME] = int(app_clock()())
     session[_AMR] = list(methods)
     session[_SID] = secrets.token_urlsafe(16)
     g.pop("current_login", None)

@@ -15,3 +15,8 @@ def name_key(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name.translate(_FOLD))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _SPACES.sub(" ", bare).strip().casefold()
+
+
+def login_key(siret: str, last_name: str, first_name: str) -> str:
+    """The login triple as one folded key: what limiters and decoys are keyed by."""
+    return "|".join((siret, name_key(last_name), name_key(first_name)))

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from idp.accounts.models import (
     Role,
     Status,
 )
-from idp.accounts.names import name_key
+from idp.accounts.names import login_key
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.security import SECRET_QUESTIONS, AccountSecurity, answer_key
 from idp.accounts.throttling import LoginThrottle
@@ -61,7 +62,7 @@ class Person:
     @property
     def key(self) -> str:
         """The typed identity, folded like sign-in folds it."""
-        return "|".join((self.siret, name_key(self.last_name), name_key(self.first_name)))
+        return login_key(self.siret, self.last_name, self.first_name)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class Recovery:
     def __init__(self, session: Session, store: Store, hasher: PasswordHasher,
                  security: AccountSecurity, journal: AuditJournal, notifier: AccountMailer,
                  answer_throttle: LoginThrottle, secret_key: str,
-                 link_for: Callable[[str], str], link_seconds: int = 3600):
+                 link_for: Callable[[str], str], link_seconds: int = 3600,
+                 clock: Callable[[], float] = time.time):
         self._session = session
         self._store = store
         self._hasher = hasher
@@ -89,6 +91,7 @@ class Recovery:
         self._secret_key = secret_key.encode()
         self._link_for = link_for
         self._link_seconds = link_seconds
+        self._clock = clock
 
     def _account(self, person: Person) -> Account | None:
         account = account_by_login(self._session, person.siret, person.last_name,
@@ -149,8 +152,9 @@ class Recovery:
         token = secrets.token_urlsafe(32)
         digest = sha256_hex(token)
         stamp = account.password_changed_at.isoformat() if account.password_changed_at else ""
-        self._store.set(f"reset:{digest}", json.dumps({"account": str(account.id),
-                                                       "stamp": stamp}), self._link_seconds)
+        self._store.set(f"reset:{digest}", json.dumps({
+            "account": str(account.id), "stamp": stamp,
+            "expires": self._clock() + self._link_seconds}), self._link_seconds)
         # Only the newest link works: a new one silently retires the previous ones.
         self._store.set(f"reset-latest:{account.id}", digest, self._link_seconds)
         self._notifier.reset_link(account, self._link_for(token))
@@ -166,6 +170,8 @@ class Recovery:
         if raw is None:
             return None
         data = json.loads(raw)
+        if data["expires"] <= self._clock():
+            return None
         if self._store.get(f"reset-latest:{data['account']}") != digest:
             return None
         account = self._session.get(Account, uuid.UUID(data["account"]))

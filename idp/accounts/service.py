@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from idp.accounts.lookup import account_by_login
 from idp.accounts.models import Account, Status
-from idp.accounts.names import name_key
+from idp.accounts.names import login_key
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.throttling import LoginThrottle, TooManyFailedLogins
 from idp.audit.service import AuditJournal, Origin
@@ -46,7 +46,7 @@ class Credentials:
     @property
     def throttle_id(self) -> str:
         """The account being tried, known or not, as the per-account limiter sees it."""
-        return "|".join((self.siret, name_key(self.last_name), name_key(self.first_name)))
+        return login_key(self.siret, self.last_name, self.first_name)
 
 
 class AuthenticationService:

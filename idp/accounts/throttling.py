@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from idp.store import Store
@@ -35,10 +38,12 @@ class BackoffPolicy:
 class LoginThrottle:
     """A named limiter: counts failures under a key and imposes a growing wait."""
 
-    def __init__(self, store: Store, name: str, policy: BackoffPolicy):
+    def __init__(self, store: Store, name: str, policy: BackoffPolicy,
+                 clock: Callable[[], float] = time.time):
         self._store = store
         self._name = name
         self._policy = policy
+        self._clock = clock
 
     def _keys(self, identifier: str) -> tuple[str, str]:
         # Hashed so the store never holds names or addresses in clear.
@@ -48,8 +53,9 @@ class LoginThrottle:
     def check(self, identifier: str) -> None:
         """Raise TooManyFailedLogins while ``identifier`` must wait."""
         _, wait_key = self._keys(identifier)
-        remaining = self._store.ttl(wait_key)
-        if remaining:
+        until = self._store.get(wait_key)  # the end of the wait; the key's TTL only cleans up
+        remaining = math.ceil(float(until) - self._clock()) if until else 0
+        if remaining > 0:
             raise TooManyFailedLogins(resets_in=remaining)
 
     def fail(self, identifier: str) -> int:
@@ -58,7 +64,7 @@ class LoginThrottle:
         failures = self._store.incr(fails_key, self._policy.window)
         delay = self._policy.delay_after(failures)
         if delay:
-            self._store.set(wait_key, str(delay), delay)
+            self._store.set(wait_key, str(self._clock() + delay), delay)
         return delay
 
     def reset(self, identifier: str) -> None:

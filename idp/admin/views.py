@@ -16,6 +16,7 @@ from idp.registration.deps import registration_service
 from idp.web import request_origin
 
 bp = Blueprint("admin", __name__, url_prefix="/gestion")
+# Ids are 32-bit integers in both databases: a larger one in the path is a 404, not a 500.
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def reset_requests():
                          items)
 
 
-@bp.post("/demandes/<int:request_id>/<any(lien, refus):decision>")
+@bp.post("/demandes/<int(max=2147483647):request_id>/<any(lien, refus):decision>")
 @admin_required
 def decide_reset(request_id: int, decision: str):
     """Send the person a reset link, or refuse."""
@@ -83,7 +84,7 @@ def candidacies():
                          items)
 
 
-@bp.post("/administrateurs/<int:candidacy_id>/<any(accord, refus):decision>")
+@bp.post("/administrateurs/<int(max=2147483647):candidacy_id>/<any(accord, refus):decision>")
 @admin_required
 def decide_candidacy(candidacy_id: int, decision: str):
     """Accept or refuse a candidate administrator."""

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app
 
 from idp.audit.deps import audit_journal
-from idp.extensions import db, store
+from idp.extensions import app_clock, db, store
 from idp.oidc.claims import ClaimsBuilder
 from idp.oidc.clients import ClientRegistry
 from idp.oidc.issuer import TokenIssuer
@@ -35,12 +35,12 @@ def client_registry() -> ClientRegistry:
 def token_issuer() -> TokenIssuer:
     """Signs RFC 9068 access tokens."""
     return TokenIssuer(keyring(), config("ISSUER"), config("OIDC_ACCESS_TOKEN_ALG"),
-                       config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS"))
+                       config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS"), app_clock())
 
 
 def code_store() -> CodeStore:
     """Authorization codes, in the shared store."""
-    return CodeStore(store.get(), config("OIDC_CODE_LIFETIME_SECONDS"))
+    return CodeStore(store.get(), config("OIDC_CODE_LIFETIME_SECONDS"), app_clock())
 
 
 def revocation_list() -> RevocationList:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
@@ -34,6 +36,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
     acr: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
+    expires_at: float = 0.0  # the store's TTL forgets it too; this is the rule
 
     def get_redirect_uri(self):
         return self.redirect_uri
@@ -57,12 +60,14 @@ class AuthorizationCode(AuthorizationCodeMixin):
 class CodeStore:
     """Authorization codes: one use each; a second use revokes what the first issued."""
 
-    def __init__(self, store: Store, lifetime: int):
+    def __init__(self, store: Store, lifetime: int, clock: Callable[[], float] = time.time):
         self._store = store
         self._lifetime = lifetime
+        self._clock = clock
 
     def save(self, code: str, record: AuthorizationCode) -> None:
         """Keep ``record`` under the code's digest for the code's lifetime."""
+        record.expires_at = self._clock() + self._lifetime
         self._store.set(f"oidc-code:{digest(code)}", json.dumps(asdict(record)), self._lifetime)
 
     def redeem(self, code: str) -> tuple[AuthorizationCode | None, str | None]:
@@ -74,6 +79,8 @@ class CodeStore:
             return None, self._store.get(f"oidc-code-used:{key}")
         record = AuthorizationCode(**json.loads(raw))
         self._store.set(f"oidc-code-used:{key}", record.family_id, 24 * 3600)
+        if record.expires_at <= self._clock():
+            return None, None  # RFC 6749 §4.1.2: a code lives a short while
         return record, None
 
 

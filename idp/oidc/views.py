@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from urllib.parse import urlencode
 
@@ -33,7 +32,7 @@ from idp.accounts.login import (
     stop_awaiting,
 )
 from idp.accounts.lookup import usable_account
-from idp.extensions import csrf, db
+from idp.extensions import app_clock, csrf, db
 from idp.oidc import server as oidc
 from idp.oidc.clients import SCOPES
 from idp.oidc.deps import authorization_recorder, claims_builder, client_registry, keyring
@@ -105,7 +104,7 @@ def _needs_login(login) -> bool:
         return True
     max_age = request.args.get("max_age")
     if max_age is not None:  # checked to be digits by the caller
-        return time.time() - login.auth_time > int(max_age)
+        return app_clock()() - login.auth_time > int(max_age)
     return False
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import pytest
 from sqlalchemy import select
 
+from idp.accounts.deps import password_hasher
 from idp.accounts.models import Account, Role
 from idp.accounts.security import answer_key
 from idp.audit.models import AuditEvent
 from idp.extensions import db
-from idp.accounts.deps import password_hasher
 from tests.conftest import SIRET_SIEGE, csrf_token, make_account
 from tests.conftest import sign_in as fill_login
 
@@ -150,12 +149,12 @@ def short_links(settings):
     return settings
 
 
-def test_links_expire(short_links, app, account, mailbox):
+def test_links_expire(short_links, app, account, mailbox, clock):
     client = app.test_client()
     identify(client)
     press(client, "/mot-de-passe-oublie/courriel")
     link = mailbox.link(mailbox.messages[-1]).replace("http://localhost", "")
-    time.sleep(1.5)
+    clock.advance(1.5)
     assert "plus valide" in text(client.get(link))
 
 

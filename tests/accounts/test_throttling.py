@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from sqlalchemy import select
 
@@ -58,14 +56,14 @@ def quick_settings(settings):
     return settings
 
 
-def test_the_wait_doubles_with_each_further_failure(quick_settings, app, account):
+def test_the_wait_doubles_with_each_further_failure(quick_settings, app, account, clock):
     client = app.test_client()
     for _ in range(2):
         fill_login(client, password="Faux0000a")
     assert "patienter 1 seconde avant" in alert(fill_login(client, password="Faux0000a"))
-    time.sleep(1.2)
+    clock.advance(1.2)
     assert "patienter 2 secondes avant" in alert(fill_login(client, password="Faux0000a"))
-    time.sleep(2.2)
+    clock.advance(2.2)
     assert "patienter 4 secondes avant" in alert(fill_login(client, password="Faux0000a"))
 
 
@@ -75,14 +73,14 @@ def test_the_wait_never_exceeds_the_maximum():
                                                               900, 900]
 
 
-def test_sign_in_works_again_once_the_wait_is_over(quick_settings, app, account):
+def test_sign_in_works_again_once_the_wait_is_over(quick_settings, app, account, clock):
     client = app.test_client()
     for _ in range(3):
         fill_login(client, password="Faux0000a")
     blocked = fill_login(client)
     assert blocked.status_code == 429
     assert "Veuillez patienter 1 seconde avant" in alert(blocked)
-    time.sleep(1.2)
+    clock.advance(1.2)
     assert fill_login(client).status_code == 302
     # A success forgets the account's failures: the next mistake is free again.
     assert alert(fill_login(app.test_client(), password="Faux0000a")) == GENERIC_ERROR

@@ -6,7 +6,6 @@ with joserfc against the JWKS the IdP publishes.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -17,7 +16,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import csrf_token, free_port, load_demo, serve
+from tests.conftest import free_port, load_demo, serve, sign_in
 
 SOPHIE = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
           "password": "Camions2026"}
@@ -78,17 +77,6 @@ def browser():
     return requests.Session()
 
 
-def sign_in_page(browser, url, person):
-    """Fill « Vous connecter » at ``url`` (the sign-in page); return the response."""
-    page = browser.get(url)
-    assert page.status_code == 200, page.text
-    fields = {"csrf_token": csrf_token(page.text), **person}
-    hidden_next = re.search(r'name="next" type="hidden" value="([^"]*)"', page.text)
-    fields["next"] = hidden_next.group(1).replace("&amp;", "&") if hidden_next else ""
-    return browser.post(urlsplit(url)._replace(query="").geturl(), data=fields,
-                        allow_redirects=False)
-
-
 class Flow:
     """One authorization code flow as a partner and a person do it."""
 
@@ -116,7 +104,7 @@ class Flow:
                 break
             target = location if location.startswith("http") else self.issuer + location
             if urlsplit(target).path == "/connexion":
-                response = sign_in_page(self.browser, target, person)
+                response = sign_in(self.browser, target, **person)
             else:
                 response = self.browser.get(target, allow_redirects=False)
         assert response.status_code == 302, response.text

@@ -29,22 +29,22 @@ def test_prompt_none_with_a_session_returns_a_code_at_once(issuer, partner, brow
     assert silent.redeem(response.headers["Location"])["id_token"]
 
 
-def test_prompt_login_forces_a_new_sign_in(issuer, partner, browser):
+def test_prompt_login_forces_a_new_sign_in(issuer, partner, browser, clock):
     first = Flow(issuer, partner, browser)
     first_auth = verify(first.redeem(first.authorize())["id_token"], issuer)[1]["auth_time"]
     forced = Flow(issuer, partner, browser, prompt="login")
     response = browser.get(forced.url, allow_redirects=False)
     assert urlsplit(response.headers["Location"]).path == "/connexion"
-    time.sleep(1.1)
+    clock.advance(1.1)
     token = forced.redeem(forced.authorize())
     assert verify(token["id_token"], issuer)[1]["auth_time"] > first_auth
 
 
-def test_max_age_forces_a_new_sign_in_once_exceeded(issuer, partner, browser):
+def test_max_age_forces_a_new_sign_in_once_exceeded(issuer, partner, browser, clock):
     Flow(issuer, partner, browser).authorize()
     recent = Flow(issuer, partner, browser, max_age="3600")
     assert "code" in query(browser.get(recent.url, allow_redirects=False).headers["Location"])
-    time.sleep(1.1)
+    clock.advance(1.1)
     stale = Flow(issuer, partner, browser, max_age="0")
     response = browser.get(stale.url, allow_redirects=False)
     assert urlsplit(response.headers["Location"]).path == "/connexion"
@@ -53,9 +53,9 @@ def test_max_age_forces_a_new_sign_in_once_exceeded(issuer, partner, browser):
 
 
 def test_prompt_none_with_an_old_session_and_max_age_answers_login_required(
-        issuer, partner, browser):
+        issuer, partner, browser, clock):
     Flow(issuer, partner, browser).authorize()
-    time.sleep(1.1)
+    clock.advance(1.1)
     flow = Flow(issuer, partner, browser, prompt="none", max_age="0")
     params = query(browser.get(flow.url, allow_redirects=False).headers["Location"])
     assert params["error"] == "login_required"

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import pyotp
 
-from tests.conftest import csrf_token
-from tests.oidc.conftest import REDIRECT_URI, SOPHIE, Flow, sign_in_page, verify
+from tests.conftest import csrf_token, sign_in
+from tests.oidc.conftest import REDIRECT_URI, SOPHIE, Flow, verify
 
 MFA = "urn:netentreprises:acr:mfa"
 
@@ -23,7 +23,7 @@ def follow(browser, issuer, response):
 def test_a_password_only_user_enrols_before_the_code_is_issued(issuer, partner, browser):
     flow = Flow(issuer, partner, browser, acr_values=MFA)
     response = browser.get(flow.url, allow_redirects=False)
-    response = sign_in_page(browser, issuer + response.headers["Location"], SOPHIE)
+    response = sign_in(browser, issuer + response.headers["Location"], **SOPHIE)
     response = follow(browser, issuer, response)  # back to authorize, which asks for 2FA
     assert urlsplit(response.headers["Location"]).path == \
         "/compte/securite/double-authentification"
@@ -52,7 +52,7 @@ def test_a_2fa_sign_in_says_so_in_the_tokens(issuer, partner, browser):
                  data={"csrf_token": csrf_token(page.text), "code": totp.now()})
     fresh = Flow(issuer, partner, browser, prompt="login")
     response = browser.get(fresh.url, allow_redirects=False)
-    response = sign_in_page(browser, issuer + response.headers["Location"], SOPHIE)
+    response = sign_in(browser, issuer + response.headers["Location"], **SOPHIE)
     assert response.headers["Location"] == "/connexion/code"
     code_page = browser.get(f"{issuer}/connexion/code")
     response = browser.post(f"{issuer}/connexion/code", data={

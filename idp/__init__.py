@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp.accounts.login import SESSION_OWNER_KEY
 from idp.config import load_settings
 from idp.extensions import babel, csrf, db, migrate, select_locale, store
 from idp.sessions import StoreSessionInterface
@@ -35,7 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     store.init_app(app)
     app.session_interface = StoreSessionInterface(
-        store.get_from(app), app.config["SESSION_IDLE_MINUTES"]
+        store.get_from(app), app.config["SESSION_IDLE_MINUTES"], SESSION_OWNER_KEY
     )
 
     _import_models()

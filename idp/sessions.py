@@ -50,9 +50,12 @@ def new_session_id() -> str:
 class StoreSessionInterface(SessionInterface):
     """Flask session interface over ``idp.store``."""
 
-    def __init__(self, store: Store, idle_minutes: int):
+    def __init__(self, store: Store, idle_minutes: int, owner_key: str):
+        """``owner_key`` names the session value that holds the signed-in account's id (the
+        login session's own key, given by accounts): sessions are indexed by it."""
         self.store = store
         self.lifetime = int(timedelta(minutes=idle_minutes).total_seconds())
+        self.owner_key = owner_key
 
     def open_session(self, app: Flask, request: Request) -> ServerSideSession:
         """Load the session named by the cookie, or start an empty one."""
@@ -78,7 +81,7 @@ class StoreSessionInterface(SessionInterface):
                 )
             return
         key = SESSION_KEY.format(session.sid)
-        account_id = session.get("account_id")
+        account_id = session.get(self.owner_key)
         if session.modified:
             self.store.set(key, json.dumps(session), self.lifetime)
             if account_id:

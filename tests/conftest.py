@@ -278,6 +278,12 @@ def load_demo(app):
     return app
 
 
+@pytest.fixture
+def demo(app):
+    """The demo directory, catalogue, accounts, habilitations and partners; returns ``app``."""
+    return load_demo(app)
+
+
 @contextmanager
 def serve(app):
     """Serve ``app`` over real HTTP on its issuer's loopback port, in a thread."""

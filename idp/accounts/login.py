@@ -25,7 +25,8 @@ ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # noqa: S105 (an acr value): passwo
 ACR_MFA = "urn:netentreprises:acr:mfa"  # password and a one-time code
 MFA_METHODS = ("pwd", "otp", "mfa")  # RFC 8176 values once the second step is passed
 
-_ACCOUNT = "account_id"
+# The session value holding the account id; the session interface indexes sessions by it.
+SESSION_OWNER_KEY = _ACCOUNT = "account_id"
 _AUTH_TIME = "auth_time"
 _AMR = "amr"
 _SID = "sid"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import free_port, load_demo, serve
+from tests.conftest import free_port, serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -26,9 +26,9 @@ def settings(settings):
 
 
 @pytest.fixture
-def issuer(app):
+def issuer(demo):
     """The demo IdP over real HTTP."""
-    with serve(load_demo(app)) as base:
+    with serve(demo) as base:
         yield base
 
 

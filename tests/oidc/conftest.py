@@ -16,7 +16,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import free_port, load_demo, serve, sign_in
+from tests.conftest import free_port, serve, sign_in
 
 SOPHIE = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
           "password": "Camions2026"}
@@ -30,12 +30,6 @@ def settings(settings):
     """The IdP's issuer is the loopback address it will be served on."""
     settings["ISSUER"] = f"http://127.0.0.1:{free_port()}"
     return settings
-
-
-@pytest.fixture
-def demo(app):
-    """The demo directory, catalogue, accounts, habilitations and partners."""
-    return load_demo(app)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from idp.audit.service import Origin
 from idp.demo import PARTNERS, DemoLoader, as_json
 from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
+from idp.habilitations.deps import habilitation_service
 from idp.oidc.cli import client_cli, keys_cli
 from idp.oidc.deps import client_registry
 from idp.registration.deps import registration_service
@@ -73,7 +74,8 @@ def import_directory(establishments: Path, companies: Path | None) -> None:
 def load_demo(as_json_output: bool) -> None:
     """Met la base à jour et charge les données de démonstration (relançable sans risque)."""
     upgrade()
-    people = DemoLoader(db.session, password_hasher(), _importer(), client_registry()).load()
+    people = DemoLoader(db.session, password_hasher(), _importer(), client_registry(),
+                        habilitation_service()).load()
     if as_json_output:
         click.echo(json.dumps(as_json(people), ensure_ascii=False, indent=2))
         return

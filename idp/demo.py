@@ -20,14 +20,11 @@ from idp.directory.importer import DirectoryImporter
 from idp.habilitations.models import (
     DeclarantLink,
     Granularity,
-    Habilitation,
     Portfolio,
     PortfolioClient,
     PortfolioService,
-    Right,
-    Service,
-    Subscription,
 )
+from idp.habilitations.service import CatalogueEntry, HabilitationService
 from idp.models_common import utcnow
 from idp.oidc.clients import ClientRegistry
 
@@ -35,17 +32,18 @@ SAMPLE = Path(__file__).parent / "directory" / "sample"
 ESTABLISHMENTS_FILE = SAMPLE / "StockEtablissement_sample.csv"
 COMPANIES_FILE = SAMPLE / "StockUniteLegale_sample.csv"
 
-# code, label, granularity, rights, implied_by, requires a declarant–declared link
 CATALOGUE = [
-    ("DSN", "Déclaration sociale nominative", Granularity.SIRET, ["declarer", "payer"], [], False),
-    ("DUCS", "Déclaration unifiée de cotisations sociales", Granularity.SIRET,
-     ["declarer", "payer"], [], False),
-    ("ATMP", "Compte AT/MP", Granularity.SIRET, ["consulter"], [], True),
-    ("MCF", "Mon Compte Formation", Granularity.SIREN, ["declarer", "consulter"], [], False),
-    ("PPREV", "Passeport de prévention", Granularity.SIREN, ["declarer", "consulter"],
-     ["ATMP", "MCF"], False),
-    ("DOETH", "Déclaration d'obligation d'emploi des travailleurs handicapés",
-     Granularity.SIREN, ["declarer", "consulter"], [], False),
+    CatalogueEntry("DSN", "Déclaration sociale nominative", Granularity.SIRET,
+                   ("declarer", "payer")),
+    CatalogueEntry("DUCS", "Déclaration unifiée de cotisations sociales", Granularity.SIRET,
+                   ("declarer", "payer")),
+    CatalogueEntry("ATMP", "Compte AT/MP", Granularity.SIRET, ("consulter",),
+                   requires_declarant_link=True),
+    CatalogueEntry("MCF", "Mon Compte Formation", Granularity.SIREN, ("declarer", "consulter")),
+    CatalogueEntry("PPREV", "Passeport de prévention", Granularity.SIREN,
+                   ("declarer", "consulter"), implied_by=("ATMP", "MCF")),
+    CatalogueEntry("DOETH", "Déclaration d'obligation d'emploi des travailleurs handicapés",
+                   Granularity.SIREN, ("declarer", "consulter")),
 ]
 
 TRANSPORTS_SIREN = "528144322"
@@ -113,11 +111,12 @@ class DemoLoader:
     """Loads the demo data in the given database session."""
 
     def __init__(self, session: Session, hasher: PasswordHasher, importer: DirectoryImporter,
-                 registry: ClientRegistry):
+                 registry: ClientRegistry, rules: HabilitationService):
         self._session = session
         self._hasher = hasher
         self._importer = importer
         self._registry = registry
+        self._rules = rules
 
     def load(self) -> list[DemoPerson]:
         """Load everything; return the demo people and their credentials."""
@@ -145,7 +144,7 @@ class DemoLoader:
                 secret=partner.client_secret)
 
     def _catalogue(self) -> None:
-        load_catalogue(self._session)
+        self._rules.load_catalogue(CATALOGUE)
 
     def _account(self, person: DemoPerson) -> Account:
         account = self._session.scalar(select(Account).where(
@@ -193,16 +192,8 @@ class DemoLoader:
         wanted += [(TRANSPORTS_SIEGE, "ATMP"), (TRANSPORTS_GRENOBLE, "ATMP"),
                    (TRANSPORTS_VILLEURBANNE, "DUCS")]
         for siret, code in wanted:
-            exists = self._session.scalar(select(Subscription.id).where(
-                Subscription.siret == siret, Subscription.service_code == code))
-            if exists is None:
-                self._session.add(Subscription(service_code=code, siret=siret,
-                                               subscribed_at=since, effective_from=since))
-        mcf = select(Subscription.id).where(Subscription.siren == TRANSPORTS_SIREN,
-                                            Subscription.service_code == "MCF")
-        if self._session.scalar(mcf) is None:
-            self._session.add(Subscription(service_code="MCF", siren=TRANSPORTS_SIREN,
-                                           subscribed_at=since, effective_from=since))
+            self._rules.subscribe(code, siret=siret, effective_from=since)
+        self._rules.subscribe("MCF", siren=TRANSPORTS_SIREN, effective_from=since)
 
     def _habilitations(self, accounts: dict[str, Account], portfolio: Portfolio) -> None:
         since = utcnow() - timedelta(days=2)
@@ -222,30 +213,15 @@ class DemoLoader:
             (accounts["Julie"], "ATMP", {"portfolio_id": portfolio.id}, ["consulter"]),
         ]
         for account, code, scope, rights in grants:
-            (column, value), = scope.items()
-            habilitation = self._session.scalar(select(Habilitation).where(
-                Habilitation.account_id == account.id, Habilitation.service_code == code,
-                getattr(Habilitation, column) == value))
-            if habilitation is None:
-                granter = accounts.get(GRANTED_BY.get(account.first_name, ""))
-                habilitation = Habilitation(account_id=account.id, service_code=code,
-                                            effective_from=since, granted_at=since,
-                                            granted_by=granter.id if granter else None, **scope)
-            habilitation.rights = int(Right.from_names(rights))
-            self._session.add(habilitation)
+            granter = accounts.get(GRANTED_BY.get(account.first_name, ""))
+            # Already effective, as if granted two days ago (a reload changes nothing).
+            self._rules.grant(account.id, code, **scope, rights=rights,
+                              granted_by=granter.id if granter else None, effective_from=since)
 
 
 def load_catalogue(session: Session) -> None:
-    """Create or refresh the services of the catalogue (not committed)."""
-    for code, label, granularity, rights, implied_by, link in CATALOGUE:
-        service = session.get(Service, code) or Service(code=code)
-        service.label = label
-        service.granularity = granularity
-        service.rights = int(Right.from_names(rights))
-        service.implied_by = implied_by
-        service.requires_declarant_link = link
-        service.access_delay_hours = 24
-        session.add(service)
+    """Create or refresh the demo catalogue's services (not committed)."""
+    HabilitationService(session).load_catalogue(CATALOGUE)
 
 
 def as_json(people: list[DemoPerson]) -> dict:

@@ -39,7 +39,7 @@ def test_demo_credentials_sign_in(app):
     assert {p["role"] for p in people} == {"administrator", "declarant"}
     for person in people:
         client = app.test_client()
-        response = sign_in(client, person["siret"], person["last_name"], person["first_name"],
-                           person["password"])
+        response = sign_in(client, siret=person["siret"], last_name=person["last_name"],
+                           first_name=person["first_name"], password=person["password"])
         assert response.status_code == 302, person
         assert person["last_name"] in client.get("/compte").get_data(as_text=True)

@@ -151,7 +151,7 @@ class PortfolioClient(db.Model):
     """An establishment in a portfolio."""
 
     __tablename__ = "portfolio_clients"
-    # "Which portfolios hold this SIRET?" is asked by every habilitation check.
+    # "Which portfolios hold this SIRET?" (the admin screens; the check goes by the PK).
     __table_args__ = (Index("ix_portfolio_clients_siret", "siret", "portfolio_id"),)
 
     portfolio_id: Mapped[int] = mapped_column(

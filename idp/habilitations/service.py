@@ -1,44 +1,443 @@
-"""Habilitation checks: « which rights does this account have on this service for this SIRET? »"""
+"""The habilitation rules: the check, the listing tokens carry, and the writes (DESIGN.md §3).
+
+A right reaches SIRET X for service S through a habilitation of the account on
+  * X itself;
+  * X's SIREN (all establishments of the company, present and future);
+  * a portfolio that has X as a client and holds the habilitation's service (a client can only
+    get what its portfolio has);
+and a habilitation on a service A that implies S (A is in ``S.implied_by``, e.g. PPREV is
+implied by ATMP or MCF) counts for S, limited to the rights S knows. Where the habilitation's
+service requires a declarant–declared link (ATMP), the portfolio branch counts only if the
+portfolio's firm filed a DSN for X in the last three months; the company's own people,
+habilitated on a SIRET or SIREN, need no link. Only habilitations already effective count.
+
+The check is one statement, a UNION ALL of the SIRET, SIREN and portfolio branches; each is an
+index probe on the unique partial index of its scope, (account_id, service_code, siret |
+siren | portfolio_id). A single SELECT with an OR across the three scopes cannot use partial
+indexes and reads the whole table. The catalogue facts (implications, link rule, known
+rights) are read once per service object from the small ``services`` table and enter the
+statement as constants.
+
+No index had to be added for it (``EXPLAIN`` on PostgreSQL over 100,000+ habilitations, see
+tests/habilitations/test_plan.py): the portfolio branch reaches ``portfolio_clients`` and
+``portfolio_services`` by their primary keys (portfolio_id, …), ``portfolios`` by id and
+``declarant_links`` by its primary key (declarant_siret, declared_siret); the listing's
+portfolio expansion uses the same keys. An index on (account_id, effective_from) would not
+help: the check always knows the service and the scope, which the unique indexes lead with.
+
+Writes flush (ids exist, conflicts surface at once) but never commit: the caller owns the
+unit of work and commits it once, so a registration, a demo load or a transfer lands whole or
+not at all.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import CompoundSelect, Select, exists, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from idp.habilitations.models import Habilitation, PortfolioClient, Right
+from idp.directory.models import Company, Establishment
+from idp.habilitations.models import (
+    DeclarantLink,
+    Granularity,
+    Habilitation,
+    Portfolio,
+    PortfolioClient,
+    PortfolioService,
+    Right,
+    Service,
+    Subscription,
+)
 from idp.models_common import utcnow
 
+# « Dans les trois derniers mois »: the longest three consecutive months (July to September)
+# count 92 days, so a DSN filed on the same day three calendar months ago still counts.
+LINK_VALIDITY = timedelta(days=92)
 
-class HabilitationChecker:
-    """Answers rights questions in one indexed query (DESIGN.md §6)."""
+H = Habilitation
 
-    def __init__(self, session: Session):
+
+class HabilitationRefused(Exception):
+    """The rules refuse a write; ``reason`` names the rule (for views to translate)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """A service as the catalogue describes it: what ``load_catalogue`` writes."""
+
+    code: str
+    label: str
+    granularity: Granularity
+    rights: tuple[str, ...]
+    implied_by: tuple[str, ...] = ()
+    requires_declarant_link: bool = False
+    access_delay_hours: int = 24
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules need of a service, copied out of the session (it survives commits)."""
+
+    granularity: Granularity
+    rights: Right
+    access_delay: timedelta
+    implied_by: tuple[str, ...]
+    requires_link: bool
+
+
+class HabilitationService:
+    """Answers « which rights on S for X? », lists habilitations, and writes them."""
+
+    def __init__(self, session: Session, clock: Callable[[], datetime] = utcnow):
         self._session = session
+        self._clock = clock
+        self._facts: dict[str, _Facts] | None = None
+
+    # --- the catalogue ------------------------------------------------------------------
+
+    def catalogue(self) -> list[Service]:
+        """The services of the catalogue, by code."""
+        return list(self._session.scalars(select(Service).order_by(Service.code)))
+
+    def load_catalogue(self, entries: Iterable[CatalogueEntry]) -> None:
+        """Create or refresh these services (flushed, not committed)."""
+        entries = list(entries)
+        codes = {entry.code for entry in entries} | set(self._catalogue())
+        for entry in entries:
+            unknown = set(entry.implied_by) - codes
+            if unknown:
+                raise HabilitationRefused("unknown_service",
+                                          f"{entry.code} implied by unknown {sorted(unknown)}")
+            service = self._session.get(Service, entry.code) or Service(code=entry.code)
+            service.label = entry.label
+            service.granularity = entry.granularity
+            service.rights = int(Right.from_names(entry.rights))
+            service.implied_by = list(entry.implied_by)
+            service.requires_declarant_link = entry.requires_declarant_link
+            service.access_delay_hours = entry.access_delay_hours
+            self._session.add(service)
+        self._session.flush()
+        self._facts = None
+
+    def _catalogue(self) -> dict[str, _Facts]:
+        # A handful of rows, read once per service object (one request, one command).
+        if self._facts is None:
+            self._facts = {
+                s.code: _Facts(Granularity(s.granularity), Right(s.rights),
+                               timedelta(hours=s.access_delay_hours), tuple(s.implied_by or ()),
+                               bool(s.requires_declarant_link))
+                for s in self._session.scalars(select(Service))}
+        return self._facts
+
+    def _service(self, code: str) -> _Facts:
+        facts = self._catalogue().get(code)
+        if facts is None:
+            raise HabilitationRefused("unknown_service", f"unknown service {code!r}")
+        return facts
+
+    def _implying(self, code: str) -> list[str]:
+        # One level only: a service implied by an implied service is not implied in turn.
+        catalogue = self._catalogue()
+        facts = catalogue.get(code)
+        return [a for a in facts.implied_by if a in catalogue and a != code] if facts else []
+
+    def scope_for(self, service_code: str, siret: str) -> dict[str, str]:
+        """The scope to grant or subscribe ``service_code`` for an establishment: its SIREN
+        for a per-company service, else the SIRET."""
+        if self._service(service_code).granularity is Granularity.SIREN:
+            return {"siren": siret[:9]}
+        return {"siret": siret}
+
+    # --- the check ----------------------------------------------------------------------
 
     def rights_on(self, account_id: uuid.UUID, service_code: str, siret: str,
                   at: datetime | None = None) -> Right:
-        """The effective rights of ``account_id`` on ``service_code`` for ``siret``.
-
-        A habilitation reaches the SIRET directly, through its SIREN (all establishments,
-        now and future) or through a portfolio holding it; only those already effective count.
-        """
-        portfolios = select(PortfolioClient.portfolio_id).where(PortfolioClient.siret == siret)
-        masks = self._session.scalars(
-            select(Habilitation.rights).where(
-                Habilitation.account_id == account_id,
-                Habilitation.service_code == service_code,
-                Habilitation.effective_from <= (at or utcnow()),
-                or_(
-                    Habilitation.siret == siret,
-                    Habilitation.siren == siret[:9],
-                    Habilitation.portfolio_id.in_(portfolios),
-                ),
-            )
-        )
+        """The effective rights of ``account_id`` on ``service_code`` for ``siret``."""
+        facts = self._catalogue().get(service_code)
+        known = facts.rights if facts else Right(0)
         rights = Right(0)
-        for mask in masks:
-            rights |= Right(mask)
+        statement = self.check_statement(account_id, service_code, siret, at)
+        for code, mask in self._session.execute(statement):
+            # An implying service lends only the rights the implied service knows.
+            rights |= Right(mask) if code == service_code else Right(mask) & known
         return rights
+
+    def check_statement(self, account_id: uuid.UUID, service_code: str, siret: str,
+                        at: datetime | None = None) -> CompoundSelect:
+        """The one statement ``rights_on`` runs: (service_code, rights) rows to OR."""
+        at = at or self._clock()
+        codes = [service_code, *self._implying(service_code)]
+        by_siret, by_siren, by_portfolio = self._by_scope(
+            (H.service_code, H.rights), account_id, codes, at)
+        by_portfolio = (
+            by_portfolio
+            .join(PortfolioClient, (PortfolioClient.portfolio_id == H.portfolio_id)
+                  & (PortfolioClient.siret == siret))
+            .join(PortfolioService, (PortfolioService.portfolio_id == H.portfolio_id)
+                  & (PortfolioService.service_code == H.service_code)))
+        catalogue = self._catalogue()
+        linked = [c for c in codes if c in catalogue and catalogue[c].requires_link]
+        if linked:
+            recent_dsn = exists().where(
+                Portfolio.id == H.portfolio_id,
+                DeclarantLink.declarant_siret == Portfolio.owner_siret,
+                DeclarantLink.declared_siret == siret,
+                DeclarantLink.last_dsn_at >= at - LINK_VALIDITY)
+            free = [c for c in codes if c not in linked]
+            by_portfolio = by_portfolio.where(
+                or_(H.service_code.in_(free), recent_dsn) if free else recent_dsn)
+        return union_all(by_siret.where(H.siret == siret),
+                         by_siren.where(H.siren == siret[:9]),
+                         by_portfolio)
+
+    @staticmethod
+    def _by_scope(columns, account_id: uuid.UUID, codes: Iterable[str],
+                  at: datetime) -> list[Select]:
+        # One SELECT per kind of scope: each condition set matches the partial unique index
+        # (account_id, service_code, siret | siren | portfolio_id) of that scope.
+        common = (H.account_id == account_id, H.service_code.in_(sorted(set(codes))),
+                  H.effective_from <= at)
+        return [select(*columns).where(*common, scope.is_not(None))
+                for scope in (H.siret, H.siren, H.portfolio_id)]
+
+    # --- the listing --------------------------------------------------------------------
+
+    def listing(self, account_id: uuid.UUID, services: Iterable[str],
+                at: datetime | None = None) -> list[dict]:
+        """The habilitations tokens carry for ``services``: one entry per SIRET or SIREN.
+
+        A portfolio habilitation becomes one SIRET entry per client (services the portfolio
+        holds only, link rule applied); a habilitation on an implying service adds an entry
+        for the implied one, marked ``implied_by`` (shown as such, never stored).
+        """
+        at = at or self._clock()
+        catalogue = self._catalogue()
+        services = set(services)  # read twice below
+        counts_for = self._counts_for(services)
+        if not counts_for:
+            return []
+        rows = sorted(self._session.execute(self.listing_statement(account_id, services, at)),
+                      key=lambda row: row.id)
+        clients = self._clients({(r.portfolio_id, r.service_code) for r in rows
+                                 if r.portfolio_id is not None}, at)
+        found: list[tuple[str, bool, int, dict]] = []
+        for row in rows:
+            if row.siret:
+                scopes = [("siret", row.siret)]
+            elif row.siren:
+                scopes = [("siren", row.siren)]
+            else:
+                scopes = [("siret", c) for c in clients.get((row.portfolio_id, row.service_code),
+                                                            ())]
+            for service in counts_for[row.service_code]:
+                implied = service != row.service_code
+                mask = Right(row.rights)
+                if implied:
+                    mask &= catalogue[service].rights  # only what the implied service knows
+                if not mask:
+                    continue
+                extra = {"implied_by": row.service_code} if implied else {}
+                found.extend((service, implied, row.id,
+                              {"service": service, key: value, "rights": mask.names(), **extra})
+                             for key, value in scopes)
+        # Per service: its own habilitations, then implied ones, each by habilitation id; a
+        # portfolio's clients stay in SIRET order (the sort is stable).
+        found.sort(key=lambda item: item[:3])
+        return [entry for *_, entry in found]
+
+    def listing_statement(self, account_id: uuid.UUID, services: Iterable[str],
+                          at: datetime | None = None) -> CompoundSelect:
+        """The habilitations ``listing`` starts from: those of ``services`` and of the
+        services implying them, one index probe per kind of scope."""
+        return union_all(*self._by_scope(
+            (H.id, H.service_code, H.siret, H.siren, H.portfolio_id, H.rights),
+            account_id, self._counts_for(services), at or self._clock()))
+
+    def _counts_for(self, services: Iterable[str]) -> dict[str, list[str]]:
+        # Which requested services each stored service code counts for: itself, and the
+        # services it implies.
+        counts_for: dict[str, list[str]] = {}
+        for service in sorted(set(services)):
+            for code in (service, *self._implying(service)):
+                counts_for.setdefault(code, []).append(service)
+        return counts_for
+
+    def _clients(self, pairs: set[tuple[int, str]], at: datetime) -> dict[tuple[int, str],
+                                                                           list[str]]:
+        """Client SIRETs per (portfolio, service held), link rule applied: one query."""
+        if not pairs:
+            return {}
+        catalogue = self._catalogue()
+        rows = self._session.execute(
+            select(PortfolioClient.portfolio_id, PortfolioService.service_code,
+                   PortfolioClient.siret, DeclarantLink.last_dsn_at)
+            .join(PortfolioService, PortfolioService.portfolio_id == PortfolioClient.portfolio_id)
+            .join(Portfolio, Portfolio.id == PortfolioClient.portfolio_id)
+            .outerjoin(DeclarantLink, (DeclarantLink.declarant_siret == Portfolio.owner_siret)
+                       & (DeclarantLink.declared_siret == PortfolioClient.siret))
+            .where(PortfolioClient.portfolio_id.in_(sorted({p for p, _ in pairs})),
+                   PortfolioService.service_code.in_(sorted({c for _, c in pairs})))
+            .order_by(PortfolioClient.portfolio_id, PortfolioClient.siret))
+        clients: dict[tuple[int, str], list[str]] = {}
+        for portfolio_id, code, siret, last_dsn_at in rows:
+            if (portfolio_id, code) not in pairs:
+                continue
+            facts = catalogue.get(code)
+            if facts and facts.requires_link and (last_dsn_at is None
+                                                  or last_dsn_at < at - LINK_VALIDITY):
+                continue
+            clients.setdefault((portfolio_id, code), []).append(siret)
+        return clients
+
+    # --- writes -------------------------------------------------------------------------
+
+    def grant(self, account_id: uuid.UUID, service_code: str, *, siret: str | None = None,
+              siren: str | None = None, portfolio_id: int | None = None,
+              rights: Right | int | Iterable[str], granted_by: uuid.UUID | None = None,
+              effective_from: datetime | None = None) -> Habilitation:
+        """Set the rights of the one habilitation of (account, service, scope).
+
+        A new habilitation, or new rights on an existing one, start after the service's
+        access delay unless ``effective_from`` says otherwise; granting the same rights again
+        changes nothing.
+        """
+        service = self._service(service_code)
+        column, value = _one_scope(siret=siret, siren=siren, portfolio_id=portfolio_id)
+        mask = _mask(rights)
+        if not mask:
+            raise HabilitationRefused("no_right", "a habilitation needs at least one right")
+        if int(mask) & ~int(service.rights):
+            raise HabilitationRefused("unknown_right",
+                                      f"{service_code} does not know {mask.names()}")
+        self._check_scope(service_code, service, column, value)
+        habilitation = self._session.scalar(select(H).where(
+            H.account_id == account_id, H.service_code == service_code,
+            getattr(H, column) == value))
+        now = self._clock()
+        start = effective_from or now + service.access_delay
+        if habilitation is None:
+            habilitation = H(account_id=account_id, service_code=service_code, rights=int(mask),
+                             effective_from=start, granted_by=granted_by, granted_at=now,
+                             **{column: value})
+            self._session.add(habilitation)
+        elif habilitation.rights != int(mask):
+            # A right added to a row waits like a new one: the delay is there so a right
+            # granted by a hijacked administrator account cannot be used at once.
+            if effective_from or int(mask) & ~habilitation.rights:
+                habilitation.effective_from = start
+            habilitation.rights = int(mask)
+            habilitation.granted_by = granted_by
+            habilitation.granted_at = now
+        self._session.flush()
+        return habilitation
+
+    def _check_scope(self, code: str, service: _Facts, column: str, value) -> None:
+        if column == "siret":
+            if service.granularity is Granularity.SIREN:
+                raise HabilitationRefused("granularity",
+                                          f"{code} is granted per company (SIREN), not SIRET")
+            if self._session.get(Establishment, value) is None:
+                raise HabilitationRefused("unknown_scope", f"unknown establishment {value}")
+        elif column == "siren":
+            if self._session.get(Company, value) is None:
+                raise HabilitationRefused("unknown_scope", f"unknown company {value}")
+        else:
+            if self._session.get(Portfolio, value) is None:
+                raise HabilitationRefused("unknown_scope", f"unknown portfolio {value}")
+            if self._session.get(PortfolioService, (value, code)) is None:
+                raise HabilitationRefused("portfolio_service",
+                                          f"portfolio {value} does not hold {code}")
+
+    def revoke(self, account_id: uuid.UUID, service_code: str, *, siret: str | None = None,
+               siren: str | None = None, portfolio_id: int | None = None) -> bool:
+        """Delete the habilitation of (account, service, scope); whether there was one."""
+        column, value = _one_scope(siret=siret, siren=siren, portfolio_id=portfolio_id)
+        habilitation = self._session.scalar(select(H).where(
+            H.account_id == account_id, H.service_code == service_code,
+            getattr(H, column) == value))
+        if habilitation is None:
+            return False
+        self._session.delete(habilitation)
+        self._session.flush()
+        return True
+
+    def transfer(self, from_account_id: uuid.UUID, to_account_id: uuid.UUID,
+                 granted_by: uuid.UUID | None = None) -> int:
+        """Move every habilitation of a leaver to another account; how many moved.
+
+        Rights merge into the other account's habilitation of the same scope, if any. Atomic
+        with the caller's commit (nothing is committed here).
+        """
+        if from_account_id == to_account_id:
+            raise HabilitationRefused("same_account", "cannot transfer to the same account")
+        leaving = self._own(from_account_id)
+        kept = {(h.service_code, h.siret, h.siren, h.portfolio_id): h
+                for h in self._own(to_account_id)}
+        now = self._clock()
+        for habilitation in leaving:
+            target = kept.get((habilitation.service_code, habilitation.siret,
+                               habilitation.siren, habilitation.portfolio_id))
+            if target is None:
+                habilitation.account_id = to_account_id
+                target = habilitation
+            else:
+                self._session.delete(habilitation)
+                if target.rights | habilitation.rights == target.rights:
+                    continue
+                target.rights |= habilitation.rights
+                # The later start of the two: no right becomes usable earlier than it was.
+                target.effective_from = max(target.effective_from, habilitation.effective_from)
+            target.granted_by = granted_by or target.granted_by
+            target.granted_at = now
+        self._session.flush()
+        return len(leaving)
+
+    def _own(self, account_id: uuid.UUID) -> list[Habilitation]:
+        # Through the three partial indexes: « WHERE account_id = ? » alone would scan.
+        branches = [select(H).where(H.account_id == account_id, scope.is_not(None))
+                    for scope in (H.siret, H.siren, H.portfolio_id)]
+        return list(self._session.scalars(select(H).from_statement(union_all(*branches))))
+
+    def subscribe(self, service_code: str, *, siret: str | None = None,
+                  siren: str | None = None, subscribed_by: uuid.UUID | None = None,
+                  effective_from: datetime | None = None) -> Subscription:
+        """Subscribe an establishment or a company to a service (idempotent)."""
+        service = self._service(service_code)
+        column, value = _one_scope(siret=siret, siren=siren)
+        if column == "siret" and service.granularity is Granularity.SIREN:
+            raise HabilitationRefused("granularity",
+                                      f"{service_code} is subscribed per company (SIREN)")
+        subscription = self._session.scalar(select(Subscription).where(
+            Subscription.service_code == service_code, getattr(Subscription, column) == value))
+        if subscription is None:
+            now = self._clock()
+            subscription = Subscription(
+                service_code=service_code, subscribed_by=subscribed_by, subscribed_at=now,
+                effective_from=effective_from or now + service.access_delay, **{column: value})
+            self._session.add(subscription)
+            self._session.flush()
+        return subscription
+
+
+def _one_scope(**scopes) -> tuple[str, str | int]:
+    given = [(column, value) for column, value in scopes.items() if value is not None]
+    if len(given) != 1:
+        raise HabilitationRefused("scope", f"give exactly one of {', '.join(scopes)}")
+    return given[0]
+
+
+def _mask(rights: Right | int | Iterable[str]) -> Right:
+    if isinstance(rights, int):
+        return Right(rights)
+    try:
+        return Right.from_names(rights)
+    except KeyError as error:
+        raise HabilitationRefused("unknown_right", f"unknown right {error}") from None

@@ -7,17 +7,9 @@ from collections.abc import Iterable
 
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oidc.core import UserInfo
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, Role, Status
-from idp.habilitations.models import (
-    Habilitation,
-    PortfolioClient,
-    PortfolioService,
-    Right,
-)
-from idp.models_common import utcnow
+from idp.habilitations.service import HabilitationService
 
 ROLE_CLAIM = {Role.ADMINISTRATOR: "administrateur", Role.DECLARANT: "declarant"}
 DISTRIBUTED_SOURCE = "habilitations"
@@ -26,8 +18,9 @@ DISTRIBUTED_SOURCE = "habilitations"
 class ClaimsBuilder:
     """Computes the claims a partner may see, filtered by scope and by the services it hosts."""
 
-    def __init__(self, session: Session, habilitations_endpoint: str, inline_max_bytes: int):
-        self._session = session
+    def __init__(self, rules: HabilitationService, habilitations_endpoint: str,
+                 inline_max_bytes: int):
+        self._rules = rules
         self._endpoint = habilitations_endpoint
         self._inline_max_bytes = inline_max_bytes
 
@@ -65,36 +58,10 @@ class ClaimsBuilder:
     def habilitations(self, account: Account, services: Iterable[str]) -> list[dict]:
         """Effective habilitations of ``account`` on ``services``, one entry per scope.
 
-        A portfolio habilitation lists each client establishment of the portfolio, and only
-        for services the portfolio holds (a client can only get what its portfolio has).
+        The rules (portfolios, implied services, declarant links) are the habilitations
+        package's: the check and the habilitations API see the same list.
         """
-        services = sorted(set(services))
+        services = set(services)
         if not services or account.status is not Status.ACTIVE:
             return []  # a candidate administrator has no rights until activated
-        now = utcnow()
-        rows = self._session.execute(
-            select(Habilitation.service_code, Habilitation.siret, Habilitation.siren,
-                   Habilitation.portfolio_id, Habilitation.rights)
-            .where(Habilitation.account_id == account.id,
-                   Habilitation.service_code.in_(services),
-                   Habilitation.effective_from <= now)
-            .order_by(Habilitation.service_code, Habilitation.id)
-        ).all()
-        entries: list[dict] = []
-        for service, siret, siren, portfolio_id, rights in rows:
-            names = Right(rights).names()
-            if siret:
-                entries.append({"service": service, "siret": siret, "rights": names})
-            elif siren:
-                entries.append({"service": service, "siren": siren, "rights": names})
-            else:
-                clients = self._session.scalars(
-                    select(PortfolioClient.siret)
-                    .join(PortfolioService,
-                          (PortfolioService.portfolio_id == PortfolioClient.portfolio_id)
-                          & (PortfolioService.service_code == service))
-                    .where(PortfolioClient.portfolio_id == portfolio_id)
-                    .order_by(PortfolioClient.siret))
-                entries.extend({"service": service, "siret": client, "rights": names}
-                               for client in clients)
-        return entries
+        return self._rules.listing(account.id, services)

@@ -8,6 +8,7 @@ from flask import current_app
 
 from idp.audit.deps import audit_journal
 from idp.extensions import app_clock, db, store
+from idp.habilitations.deps import habilitation_service
 from idp.oidc.claims import ClaimsBuilder
 from idp.oidc.clients import ClientRegistry
 from idp.oidc.issuer import TokenIssuer
@@ -56,7 +57,7 @@ def refresh_tokens() -> RefreshTokens:
 
 def claims_builder() -> ClaimsBuilder:
     """Claims about people, for ID tokens, userinfo and the habilitations API."""
-    return ClaimsBuilder(db.session, config("ISSUER") + "/api/v1/habilitations",
+    return ClaimsBuilder(habilitation_service(), config("ISSUER") + "/api/v1/habilitations",
                          config("OIDC_INLINE_HABILITATIONS_MAX_BYTES"))
 
 

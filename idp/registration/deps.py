@@ -8,6 +8,7 @@ from idp.accounts.deps import mailer, password_hasher
 from idp.accounts.throttling import BackoffPolicy, LoginThrottle
 from idp.audit.deps import audit_journal
 from idp.extensions import db, store
+from idp.habilitations.deps import habilitation_service
 from idp.registration.letters import LetterBox
 from idp.registration.service import Controls, RegistrationService
 
@@ -21,7 +22,7 @@ def registration_service() -> RegistrationService:
     return RegistrationService(db.session, store.get(), password_hasher(), audit_journal(),
                                mailer(), LetterBox(config["LETTERS_DIR"]), controls,
                                int(config["EMAIL_VALIDATION_HOURS"]),
-                               int(config["CANDIDACY_DAYS"]))
+                               int(config["CANDIDACY_DAYS"]), habilitation_service())
 
 
 def registration_throttle() -> LoginThrottle:

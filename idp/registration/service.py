@@ -16,13 +16,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from idp.accounts.lookup import account_by_login
 from idp.accounts.models import Account, Role, Status
 from idp.accounts.names import name_key
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.security import answer_key
 from idp.audit.service import AuditJournal, Origin
 from idp.directory.models import Establishment
-from idp.habilitations.models import Habilitation, Right, Service, Subscription
+from idp.habilitations.models import Right, Service
+from idp.habilitations.service import HabilitationService
 from idp.hashing import sha256_hex
 from idp.models_common import utcnow
 from idp.registration.letters import LetterBox
@@ -73,8 +75,9 @@ class RegistrationService:
 
     def __init__(self, session: Session, store: Store, hasher: PasswordHasher,
                  journal: AuditJournal, notifier, letters: LetterBox, controls: Controls,
-                 validation_hours: int, candidacy_days: int):
+                 validation_hours: int, candidacy_days: int, rules: HabilitationService):
         self._session = session
+        self._rules = rules
         self._store = store
         self._hasher = hasher
         self._journal = journal
@@ -107,10 +110,7 @@ class RegistrationService:
         if email.rpartition("@")[2].lower() in controls.email_domains_deny:
             raise RegistrationRefused("email", _l("Les adresses jetables ne sont pas acceptées : "
                                                "utilisez une adresse durable."))
-        duplicate = self._session.scalar(select(Account.id).where(
-            Account.siret == siret, Account.last_name_key == name_key(last_name),
-            Account.first_name_key == name_key(first_name), Account.status != Status.REMOVED))
-        if duplicate:
+        if account_by_login(self._session, siret, last_name, first_name) is not None:
             raise RegistrationRefused("last_name", _l("Un compte existe déjà pour ce SIRET, ce nom "
                                                    "et ce prénom. Si vous avez oublié votre mot "
                                                    "de passe, utilisez « Mot de passe oublié ? »."))
@@ -161,7 +161,7 @@ class RegistrationService:
 
     def catalogue(self) -> list[Service]:
         """The services one can subscribe to."""
-        return list(self._session.scalars(select(Service).order_by(Service.code)))
+        return self._rules.catalogue()
 
     def complete(self, registration: Registration, origin: Origin, link_for) -> Account:
         """« Valider l'inscription »: the account (waiting for its e-mail), subscriptions and
@@ -181,15 +181,21 @@ class RegistrationService:
             secret_answer_hash=data["secret_answer_hash"], created_at=utcnow())
         self._session.add(account)
         self._session.flush()
-        services = {s.code: s for s in self.catalogue()}
+        rules = self._rules
         for code in data.get("services", []):
-            self._subscribe(data["siret"], services[code], account.id)
+            # Idempotent; the subscription starts after the service's access delay.
+            rules.subscribe(code, **rules.scope_for(code, data["siret"]),
+                            subscribed_by=account.id)
+        # A per-company service (SIREN granularity) is granted on the company: the rights
+        # ticked for its establishments merge into one habilitation.
+        grants: dict[tuple[str, str, str], Right] = {}
         for siret, code, names in data.get("habilitations", []):
-            service = services[code]
-            start = utcnow() + timedelta(hours=service.access_delay_hours)
-            self._session.add(Habilitation(account_id=account.id, service_code=code,
-                                           siret=siret, rights=int(Right.from_names(names)),
-                                           effective_from=start, granted_at=utcnow()))
+            (column, value), = rules.scope_for(code, siret).items()
+            key = (code, column, value)
+            grants[key] = grants.get(key, Right(0)) | Right.from_names(names)
+        for (code, column, value), rights in grants.items():
+            # Effective after the service's access delay (the rules' default).
+            rules.grant(account.id, code, **{column: value}, rights=rights)
         self._journal.record("registration.completed", "success", account_id=account.id,
                              origin=origin, details={"siret": account.siret,
                                                      "candidate_admin": has_admin})
@@ -197,14 +203,6 @@ class RegistrationService:
         self._session.commit()
         self._send_validation(account, has_admin, link_for)
         return account
-
-    def _subscribe(self, siret: str, service: Service, by: uuid.UUID) -> None:
-        exists = self._session.scalar(select(Subscription.id).where(
-            Subscription.siret == siret, Subscription.service_code == service.code))
-        if exists is None:
-            start = utcnow() + timedelta(hours=service.access_delay_hours)
-            self._session.add(Subscription(service_code=service.code, siret=siret,
-                                           subscribed_by=by, effective_from=start))
 
     # --- e-mail validation --------------------------------------------------------------
 
@@ -267,6 +265,8 @@ class RegistrationService:
 
     def pending_candidacies(self, administrator: Account) -> list[AdminCandidacy]:
         """« Demandes en attente »: candidates of the administrator's company."""
+        if not administrator.is_active_administrator:
+            return []
         return list(self._session.scalars(select(AdminCandidacy).where(
             AdminCandidacy.siren == administrator.siret[:9],
             AdminCandidacy.status == CandidacyStatus.PENDING)
@@ -278,8 +278,7 @@ class RegistrationService:
         candidacy = self._session.get(AdminCandidacy, candidacy_id)
         if (candidacy is None or candidacy.status is not CandidacyStatus.PENDING
                 or candidacy.siren != administrator.siret[:9]
-                or administrator.role is not Role.ADMINISTRATOR
-                or administrator.status is not Status.ACTIVE):
+                or not administrator.is_active_administrator):
             return False
         self._settle(candidacy, accept, administrator.id)
         self._journal.record("candidacy.decided", "success", account_id=administrator.id,

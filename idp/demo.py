@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts.lookup import account_by_login
 from idp.accounts.models import Account, Role, Status
 from idp.accounts.names import name_key
 from idp.accounts.passwords import PasswordHasher
@@ -147,12 +148,9 @@ class DemoLoader:
         self._rules.load_catalogue(CATALOGUE)
 
     def _account(self, person: DemoPerson) -> Account:
-        account = self._session.scalar(select(Account).where(
-            Account.siret == person.siret,
-            Account.last_name_key == name_key(person.last_name),
-            Account.first_name_key == name_key(person.first_name),
-            Account.status != Status.REMOVED,
-        )) or Account(siret=person.siret, created_at=utcnow())
+        account = account_by_login(self._session, person.siret, person.last_name,
+                                   person.first_name) or Account(siret=person.siret,
+                                                                  created_at=utcnow())
         account.last_name = person.last_name
         account.first_name = person.first_name
         account.last_name_key = name_key(person.last_name)

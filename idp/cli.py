@@ -106,10 +106,11 @@ idp_cli.add_command(account_cli)
 def reset_link(siret, last_name, first_name):
     """Envoie au titulaire le courriel de réinitialisation du mot de passe (support)."""
     person = Person(siret, last_name, first_name)
-    if not recovery().send_link(person, Origin(ip="cli"), action="password.reset_link_support"):
+    support = recovery(limited=False)
+    if not support.send_link(person, Origin(ip="cli"), action="password.reset_link_support"):
         raise click.ClickException("aucun compte avec adresse électronique pour "
                                    f"{siret} {last_name} {first_name}")
-    click.echo(f"Lien envoyé à {recovery().choices(person).masked_email}.")
+    click.echo(f"Lien envoyé à {support.choices(person).masked_email}.")
 
 
 @idp_cli.command("purge")

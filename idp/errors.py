@@ -8,7 +8,10 @@ from authlib.integrations.flask_oauth2.errors import _HTTPException as ProtocolE
 from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from idp.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,16 @@ def init_app(app: Flask) -> None:
             return server_error(error)
         return _page(code, titles.get(code, _("Erreur")),
                      messages.get(code, _("La requête n'a pas pu aboutir.")))
+
+    @app.errorhandler(DataError)
+    def unstorable_input(error: DataError):
+        # A value the database cannot hold (a NUL byte in text on PostgreSQL, an integer past
+        # its range): the request was bad, not the server. Forms refuse these earlier; this
+        # is the net under every other path.
+        db.session.rollback()
+        log.warning("Valeur refusée par la base de données : %s", type(error.orig).__name__)
+        return _page(400, _("Requête incorrecte"),
+                     _("La requête envoyée n'a pas pu être comprise."))
 
     @app.errorhandler(InternalServerError)
     def server_error(error):

@@ -1,13 +1,44 @@
-"""Field checks shared by every form: the French required message, SIRET format."""
+"""The base of every form, and field checks shared by them: the French required message,
+SIRET format."""
 
 from __future__ import annotations
 
+import re
+
+from flask import request
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto  # Flask-WTF's "read the request" marker
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.fr import siret as stdnum_siret
 from wtforms.validators import StopValidation
 
 REQUIRED_MESSAGE = _l("Ce champ est obligatoire")
+# C0 controls but tab and line breaks, and DEL: no name, code or password holds them, and
+# PostgreSQL cannot even store a NUL in text.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class HtmlForm(FlaskForm):
+    """A form a browser posts: only its form fields are read (Flask-WTF would also take a
+    JSON body or a file upload as field values), and control characters are refused."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            if formdata is _Auto:
+                return request.form if request.method in ("POST", "PUT", "PATCH",
+                                                          "DELETE") else None
+            return formdata
+
+    def validate(self, extra_validators=None) -> bool:
+        """Run the fields' checks, then refuse control characters in any text."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data):
+                field.errors = [*field.errors, _l("Ce champ contient des caractères non "
+                                                  "autorisés.")]
+                valid = False
+        return valid
 
 
 class Required:

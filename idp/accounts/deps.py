@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from idp.accounts.email_domains import denied_domains
 from idp.accounts.emails import AccountMailer
 from idp.accounts.login import browser_session_id
 from idp.accounts.password_policy import current_policy
@@ -43,8 +44,8 @@ def _sign_in_policy(free_setting: str) -> BackoffPolicy:
 
 
 def limiter(name: str) -> LoginThrottle:
-    """A named limiter of accounts: ``login-account``, ``login-ip``, ``second-factor`` or
-    ``secret-answer``."""
+    """A named limiter of accounts: ``login-account``, ``login-ip``, ``second-factor``,
+    ``secret-answer``, ``recovery-request`` or ``recovery-request-ip``."""
     policies = {
         "login-account": lambda: _sign_in_policy("LOGIN_FREE_ATTEMPTS"),
         "login-ip": lambda: _sign_in_policy("LOGIN_IP_FREE_ATTEMPTS"),
@@ -52,6 +53,11 @@ def limiter(name: str) -> LoginThrottle:
         # Net-entreprises' rule: beyond 5 wrong answers, a 60-minute wait.
         "secret-answer": lambda: BackoffPolicy(free_attempts=5, base_delay=3600,
                                                max_delay=3600, window=3600),
+        # Reset links and requests to administrators: 3 an hour per person typed, 20 per IP.
+        "recovery-request": lambda: BackoffPolicy(free_attempts=3, base_delay=3600,
+                                                  max_delay=3600, window=3600),
+        "recovery-request-ip": lambda: BackoffPolicy(free_attempts=20, base_delay=3600,
+                                                     max_delay=3600, window=3600),
     }
     return LoginThrottle(store.get(), name, policies[name](), app_clock())
 
@@ -88,14 +94,19 @@ def account_security() -> AccountSecurity:
         interface.end_account_sessions(str(account_id), keep=current_sid)
 
     return AccountSecurity(db.session, store.get(), password_hasher(), current_policy(),
-                           audit_journal(), mailer(), two_factor(), end_other_sessions)
+                           audit_journal(), mailer(), two_factor(), end_other_sessions,
+                           limiter("login-account"), limiter("second-factor"),
+                           denied_domains(current_app.config["REGISTRATION_EMAIL_DOMAINS_DENY"]))
 
 
-def recovery() -> Recovery:
-    """« Mot de passe oublié ? »: question, e-mail link, administrators."""
+def recovery(limited: bool = True) -> Recovery:
+    """« Mot de passe oublié ? »: question, e-mail link, administrators (support's command
+    is not ``limited``)."""
     config = current_app.config
     issuer = config["ISSUER"]
     return Recovery(db.session, store.get(), password_hasher(), account_security(),
                     audit_journal(), mailer(), limiter("secret-answer"), config["SECRET_KEY"],
                     lambda token: f"{issuer}/mot-de-passe-oublie/lien/{token}",
-                    int(config["RESET_LINK_SECONDS"]), app_clock())
+                    int(config["RESET_LINK_SECONDS"]), app_clock(),
+                    (limiter("recovery-request"), limiter("recovery-request-ip")) if limited
+                    else None)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, EqualTo, Length, ValidationError
 
 from idp.accounts.password_policy import current_policy
 from idp.accounts.security import SECRET_QUESTIONS
 from idp.accounts.service import Credentials
-from idp.forms import Required, check_siret
+from idp.forms import HtmlForm, Required, check_siret
 
 NAME_TOO_LONG = _l("100 caractères au plus")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(HtmlForm):
     """« Vous connecter »: SIRET, Nom, Prénom, Mot de passe."""
 
     siret = StringField(_l("SIRET"), validators=[Required(), check_siret])
@@ -38,7 +37,7 @@ class LoginForm(FlaskForm):
         )
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(HtmlForm):
     """A button that POSTs with its CSRF token (« Vous déconnecter », « Refuser »…)."""
 
 
@@ -59,7 +58,7 @@ class NewPasswordMixin:
         Required(), EqualTo("new_password", message=_l("Les deux mots de passe diffèrent."))])
 
 
-class IdentifyForm(FlaskForm):
+class IdentifyForm(HtmlForm):
     """« Mot de passe oublié ? »: who are you?"""
 
     siret = StringField(_l("SIRET"), validators=[Required(), check_siret])
@@ -69,24 +68,24 @@ class IdentifyForm(FlaskForm):
                                                                           message=NAME_TOO_LONG)])
 
 
-class SecretAnswerForm(NewPasswordMixin, FlaskForm):
+class SecretAnswerForm(NewPasswordMixin, HtmlForm):
     """Answer the secret question and choose a new password at once."""
 
     answer = StringField(_l("Réponse à la question secrète"), validators=[
         Required(), Length(max=100, message=NAME_TOO_LONG)])
 
 
-class NewPasswordForm(NewPasswordMixin, FlaskForm):
+class NewPasswordForm(NewPasswordMixin, HtmlForm):
     """Choose a new password (reset link)."""
 
 
-class ChangePasswordForm(NewPasswordMixin, FlaskForm):
+class ChangePasswordForm(NewPasswordMixin, HtmlForm):
     """Change the password: the current one first."""
 
     current_password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
 
 
-class SecretQuestionForm(FlaskForm):
+class SecretQuestionForm(HtmlForm):
     """Choose the secret question used to recover the password."""
 
     password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
@@ -99,7 +98,7 @@ class SecretQuestionForm(FlaskForm):
         self.question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
 
 
-class EmailChangeForm(FlaskForm):
+class EmailChangeForm(HtmlForm):
     """Change the e-mail address (confirmed by a link sent to the new one)."""
 
     password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
@@ -109,7 +108,7 @@ class EmailChangeForm(FlaskForm):
         Required(), EqualTo("email", message=_l("Les deux adresses diffèrent."))])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(HtmlForm):
     """A 6-digit code from the authenticator app (or a recovery code)."""
 
     code = StringField(_l("Code de vérification"), validators=[
@@ -117,7 +116,7 @@ class CodeForm(FlaskForm):
     next = HiddenField()
 
 
-class DisableTwoFactorForm(FlaskForm):
+class DisableTwoFactorForm(HtmlForm):
     """Turn 2FA off: password and a code."""
 
     password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.emails import AccountMailer
@@ -31,12 +31,13 @@ from idp.accounts.models import (
 from idp.accounts.names import login_key
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.security import SECRET_QUESTIONS, AccountSecurity, answer_key
-from idp.accounts.throttling import LoginThrottle
+from idp.accounts.throttling import LoginThrottle, TooManyFailedLogins
 from idp.audit.service import AuditJournal, Origin
 from idp.hashing import sha256_hex
 from idp.models_common import utcnow
 from idp.store import Store
 
+# Only while no account has an address yet (a new installation).
 DECOY_DOMAINS = ("gmail.com", "orange.fr", "free.fr", "wanadoo.fr", "laposte.net", "sfr.fr")
 
 
@@ -80,7 +81,8 @@ class Recovery:
                  security: AccountSecurity, journal: AuditJournal, notifier: AccountMailer,
                  answer_throttle: LoginThrottle, secret_key: str,
                  link_for: Callable[[str], str], link_seconds: int = 3600,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 request_throttles: tuple[LoginThrottle, LoginThrottle] | None = None):
         self._session = session
         self._store = store
         self._hasher = hasher
@@ -92,6 +94,8 @@ class Recovery:
         self._link_for = link_for
         self._link_seconds = link_seconds
         self._clock = clock
+        # Per person typed and per IP: how many links and administrator requests may go out.
+        self._request_throttles = request_throttles
 
     def _account(self, person: Person) -> Account | None:
         account = account_by_login(self._session, person.siret, person.last_name,
@@ -99,17 +103,28 @@ class Recovery:
         # An account whose e-mail was never validated has nothing to recover yet.
         return None if account is None or account.status is Status.PENDING_EMAIL else account
 
-    def _decoy(self, person: Person) -> int:
-        digest = hmac.new(self._secret_key, person.key.encode(), hashlib.sha256).digest()
-        return int.from_bytes(digest[:8], "big")
+    def _decoy(self, person: Person) -> bytes:
+        return hmac.new(self._secret_key, person.key.encode(), hashlib.sha256).digest()
+
+    def _decoy_domain(self, decoy: bytes) -> str:
+        """A domain drawn from the accounts' own addresses (as often as people use it), so
+        a decoy looks like the real masked addresses; the draw is stable per person typed."""
+        pivot = uuid.UUID(bytes=decoy[:16])
+        with_email = select(Account.email).where(Account.email.is_not(None)).order_by(Account.id)
+        email = (self._session.scalar(with_email.where(Account.id >= pivot).limit(1))
+                 or self._session.scalar(with_email.limit(1)))
+        if email is None:
+            return DECOY_DOMAINS[decoy[0] % len(DECOY_DOMAINS)]
+        return email.rpartition("@")[2]
 
     def choices(self, person: Person) -> RecoveryChoices:
         """The question and masked address to show, real or decoy."""
         account = self._account(person)
         decoy = self._decoy(person)
-        question = str(SECRET_QUESTIONS[decoy % len(SECRET_QUESTIONS)])
+        # The decoy is computed for real accounts too: both answers cost the same queries.
+        question = str(SECRET_QUESTIONS[decoy[0] % len(SECRET_QUESTIONS)])
         masked = mask_email(f"{person.first_name[:1].lower() or 'x'}x@"
-                            f"{DECOY_DOMAINS[decoy % len(DECOY_DOMAINS)]}")
+                            f"{self._decoy_domain(decoy)}")
         if account is not None:
             question = account.secret_question or question
             masked = mask_email(account.email) if account.email else masked
@@ -126,18 +141,34 @@ class Recovery:
         right = self._hasher.verify(account.secret_answer_hash if account else None,
                                     answer_key(answer))
         if account is None or not account.secret_answer_hash or not right:
-            self._answer_throttle.fail(person.key)
+            wait = self._answer_throttle.fail(person.key)
             self._journal.record("password.recovery_question", "failure",
                                  account_id=account.id if account else None, origin=origin,
                                  details={"siret": person.siret})
             self._session.commit()
+            if wait:  # the fifth wrong answer announces the lock at once
+                raise TooManyFailedLogins(resets_in=wait)
             raise WrongAnswer()
         # set_password also ends every session of the account (none is the caller's).
         self._security.set_password(account, new_password, origin, "password.reset_question")
         self._answer_throttle.reset(person.key)
 
+    def _count_request(self, person: Person, origin: Origin) -> None:
+        """Raise TooManyFailedLogins past the allowance; count this request otherwise. Keyed
+        by what was typed, so an unknown person is limited exactly like a real one."""
+        if self._request_throttles is None:
+            return  # support's own command
+        per_person, per_ip = self._request_throttles
+        per_person.check(person.key)
+        per_ip.check(origin.ip or "unknown")
+        per_person.fail(person.key)
+        per_ip.fail(origin.ip or "unknown")
+
     def send_link(self, person: Person, origin: Origin, action="password.reset_link") -> bool:
-        """E-mail a one-time link (1 hour) if the account exists; return whether sent."""
+        """E-mail a one-time link (1 hour) if the account exists; return whether sent.
+
+        Raises TooManyFailedLogins past the allowance of requests."""
+        self._count_request(person, origin)
         account = self._account(person)
         sent = account is not None and bool(account.email)
         if sent:
@@ -181,16 +212,25 @@ class Recovery:
         return account if stamp == data["stamp"] else None
 
     def use_link(self, token: str, new_password: str, origin: Origin) -> Account | None:
-        """Set a new password through a reset link; None if the link no longer works."""
+        """Set a new password through a reset link; None if the link no longer works.
+
+        A refused password leaves the link usable; a link sent several times at once sets
+        the password once: taking the link from the store is atomic, and only the taker
+        goes on.
+        """
+        self._security.check_policy(new_password)
         account = self.account_for_link(token)
-        if account is None:
+        if account is None or self._store.pop(f"reset:{sha256_hex(token)}") is None:
             return None
+        self._store.delete(f"reset-latest:{account.id}")
         self._security.set_password(account, new_password, origin, "password.reset_link_used")
-        self._store.delete(f"reset:{sha256_hex(token)}", f"reset-latest:{account.id}")
         return account
 
     def ask_administrators(self, person: Person, origin: Origin) -> None:
-        """Pass the request to the administrators of the person's establishment."""
+        """Pass the request to the administrators of the person's establishment.
+
+        Raises TooManyFailedLogins past the allowance of requests."""
+        self._count_request(person, origin)
         account = self._account(person)
         if account is not None:
             self._session.add(PasswordResetRequest(account_id=account.id, siret=account.siret))
@@ -225,9 +265,19 @@ class Recovery:
                 or not administrator.is_active_administrator
                 or request.account_id == administrator.id):
             return False
-        request.status = ResetRequestStatus.LINK_SENT if accept else ResetRequestStatus.REFUSED
-        request.handled_by = administrator.id
-        request.handled_at = utcnow()
+        # Conditional UPDATE: two administrators deciding at once make one decision.
+        decided = self._session.execute(
+            update(PasswordResetRequest)
+            .where(PasswordResetRequest.id == request.id,
+                   PasswordResetRequest.status == ResetRequestStatus.PENDING)
+            .values(status=ResetRequestStatus.LINK_SENT if accept
+                    else ResetRequestStatus.REFUSED,
+                    handled_by=administrator.id, handled_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
+        if not decided:
+            self._session.rollback()
+            return False
+        self._session.refresh(request)
         if accept and request.account.email:
             self._send_link(request.account)
         elif not accept:

@@ -82,14 +82,26 @@ def answer():
         "Votre nouveau mot de passe est enregistré. Vous pouvez vous connecter."))
 
 
+def _too_many_requests(exc: TooManyFailedLogins):
+    wait = format_timedelta(timedelta(seconds=exc.resets_in), threshold=1,
+                            granularity="minute")
+    return render_template("message.html", title=_("Trop de demandes"), message=_(
+        "Plusieurs demandes ont déjà été faites pour cette personne ou depuis votre "
+        "connexion. Réessayez dans %(wait)s.", wait=wait)), 429
+
+
 @bp.post("/mot-de-passe-oublie/courriel")
 def by_email():
     """Send the one-time link to the account's address (shown masked)."""
     person = _person()
     if person is None or not ButtonForm().validate_on_submit():
         return redirect(url_for("recovery.identify"))
-    masked = recovery().choices(person).masked_email
-    recovery().send_link(person, request_origin())
+    service = recovery()
+    masked = service.choices(person).masked_email
+    try:
+        service.send_link(person, request_origin())
+    except TooManyFailedLogins as exc:
+        return _too_many_requests(exc)
     return render_template("message.html", title=_("Courriel envoyé"), message=_(
         "Si les informations saisies correspondent à un compte, le lien permettant la "
         "réinitialisation du mot de passe a été transmis à l'adresse %(email)s. Il est "
@@ -102,10 +114,19 @@ def by_administrator():
     person = _person()
     if person is None or not ButtonForm().validate_on_submit():
         return redirect(url_for("recovery.identify"))
-    recovery().ask_administrators(person, request_origin())
+    try:
+        recovery().ask_administrators(person, request_origin())
+    except TooManyFailedLogins as exc:
+        return _too_many_requests(exc)
     return render_template("message.html", title=_("Demande transmise"), message=_(
         "Votre demande a été transmise aux administrateurs de votre établissement. Vous serez "
         "informé de leur réponse par courriel."))
+
+
+def _invalid_link():
+    return render_template("message.html", title=_("Lien invalide"), message=_(
+        "Ce lien n'est pas ou plus valide : il sert une seule fois, pendant une heure, et "
+        "seul le dernier lien envoyé fonctionne. Refaites une demande.")), 400
 
 
 @bp.route("/mot-de-passe-oublie/lien/<token>", methods=["GET", "POST"])
@@ -113,16 +134,16 @@ def reset_link(token: str):
     """The link from the e-mail: choose a new password."""
     service = recovery()
     if service.account_for_link(token) is None:
-        return render_template("message.html", title=_("Lien invalide"), message=_(
-            "Ce lien n'est pas ou plus valide : il sert une seule fois, pendant une heure, et "
-            "seul le dernier lien envoyé fonctionne. Refaites une demande.")), 400
+        return _invalid_link()
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            service.use_link(token, form.new_password.data, request_origin())
+            account = service.use_link(token, form.new_password.data, request_origin())
         except PasswordRefused as exc:
             form.new_password.errors.append(" · ".join(str(p) for p in exc.problems))
         else:
+            if account is None:  # used meanwhile (another tab, the same link sent twice)
+                return _invalid_link()
             return render_template("message.html", title=_("Mot de passe modifié"),
                                    message=_("Votre nouveau mot de passe est enregistré. Vous "
                                              "pouvez vous connecter."))

@@ -15,10 +15,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts.email_domains import DISPOSABLE_DOMAINS, domain_of
 from idp.accounts.emails import AccountMailer
 from idp.accounts.models import Account
-from idp.accounts.names import name_key
+from idp.accounts.names import login_key, name_key
 from idp.accounts.passwords import PasswordHasher
+from idp.accounts.throttling import LoginThrottle
 from idp.accounts.two_factor import TwoFactor
 from idp.audit.models import AuditEvent
 from idp.audit.service import AuditJournal, Origin
@@ -39,11 +41,28 @@ SECRET_QUESTIONS = [
 
 
 class WrongPassword(Exception):
-    """The current password given to confirm a change is wrong."""
+    """The current password given to confirm a change is wrong; ``resets_in`` is the wait
+    this failure started (the sign-in limiter of the account), in seconds."""
+
+    def __init__(self, resets_in: int = 0):
+        super().__init__("wrong password")
+        self.resets_in = resets_in
 
 
 class WrongCode(Exception):
-    """The 2FA code given to confirm a change is wrong."""
+    """The 2FA code given to confirm a change is wrong; ``resets_in`` as above."""
+
+    def __init__(self, resets_in: int = 0):
+        super().__init__("wrong code")
+        self.resets_in = resets_in
+
+
+class EmailRefused(Exception):
+    """The new address is at a disposable or refused domain."""
+
+
+class ReauthenticationRequired(Exception):
+    """Replacing the authenticator of an account with 2FA needs its password and a code."""
 
 
 class PasswordRefused(Exception):
@@ -64,7 +83,12 @@ class AccountSecurity:
 
     def __init__(self, session: Session, store: Store, hasher: PasswordHasher, policy,
                  journal: AuditJournal, notifier: AccountMailer, two_factor: TwoFactor,
-                 end_other_sessions: Callable[[uuid.UUID], None]):
+                 end_other_sessions: Callable[[uuid.UUID], None],
+                 password_throttle: LoginThrottle, code_throttle: LoginThrottle,
+                 denied_email_domains: frozenset[str] = DISPOSABLE_DOMAINS):
+        self._denied_email_domains = denied_email_domains
+        self._password_throttle = password_throttle
+        self._code_throttle = code_throttle
         self._session = session
         self._store = store
         self._hasher = hasher
@@ -75,15 +99,33 @@ class AccountSecurity:
         self._end_other_sessions = end_other_sessions
 
     def _check_password(self, account: Account, password: str) -> None:
+        # The sign-in limiter of the account: a session holder guesses no faster than anyone
+        # at « Vous connecter », and each guess costs an argon2 run.
+        key = login_key(account.siret, account.last_name, account.first_name)
+        self._password_throttle.check(key)
         if not self._hasher.verify(account.password_hash, password):
-            raise WrongPassword()
+            raise WrongPassword(self._password_throttle.fail(key))
+        self._password_throttle.reset(key)
+
+    def _check_password_and_code(self, account: Account, password: str, code: str) -> None:
+        self._check_password(account, password)
+        key = str(account.id)
+        self._code_throttle.check(key)
+        if self._two_factor.verify(account, code) is None:
+            self._session.commit()  # a used recovery code stays used
+            raise WrongCode(self._code_throttle.fail(key))
+        self._code_throttle.reset(key)
+
+    def check_policy(self, new_password: str) -> None:
+        """Raise PasswordRefused if ``new_password`` breaks the policy."""
+        evaluation = self._policy.evaluate(new_password)
+        if not evaluation.accepted:
+            raise PasswordRefused(evaluation.problems)
 
     def set_password(self, account: Account, new_password: str, origin: Origin,
                      action: str) -> None:
         """Store a new password (policy checked), journal, e-mail, end other sessions."""
-        evaluation = self._policy.evaluate(new_password)
-        if not evaluation.accepted:
-            raise PasswordRefused(evaluation.problems)
+        self.check_policy(new_password)
         account.password_hash = self._hasher.hash(new_password)
         account.password_changed_at = utcnow()
         self._journal.record(action, "success", account_id=account.id, origin=origin)
@@ -112,6 +154,8 @@ class AccountSecurity:
                              origin: Origin, link_for: Callable[[str], str]) -> None:
         """Send a confirmation link to ``new_email``; nothing changes until it is opened."""
         self._check_password(account, password)
+        if domain_of(new_email) in self._denied_email_domains:
+            raise EmailRefused()  # the same rule as at registration
         token = secrets.token_urlsafe(32)
         self._store.set(f"email-change:{sha256_hex(token)}",
                         json.dumps({"account": str(account.id), "email": new_email}),
@@ -140,23 +184,46 @@ class AccountSecurity:
             self._notifier.email_replaced(account, old_email)
         return account
 
-    def confirm_two_factor(self, account: Account, code: str, origin: Origin) -> list[str]:
-        """Turn 2FA on with the first code; return the recovery codes to show once."""
+    def allow_authenticator_change(self, account: Account, password: str, code: str,
+                                   browser_session: str, origin: Origin) -> None:
+        """With 2FA on, the password and a current code let this browser session enrol a
+        new authenticator for ten minutes (raises WrongPassword, WrongCode or
+        TooManyFailedLogins)."""
+        self._check_password_and_code(account, password, code)
+        self._store.set(f"totp-change:{browser_session}", str(account.id), 10 * 60)
+        self._journal.record("2fa.change_allowed", "success", account_id=account.id,
+                             origin=origin)
+        self._session.commit()
+
+    def may_enrol(self, account: Account, browser_session: str | None) -> bool:
+        """Whether this session may see a new key: 2FA off, or the change was allowed."""
+        return not account.totp_secret or (
+            browser_session is not None
+            and self._store.get(f"totp-change:{browser_session}") == str(account.id))
+
+    def confirm_two_factor(self, account: Account, code: str, browser_session: str | None,
+                           origin: Origin) -> list[str]:
+        """Turn 2FA on (or replace the authenticator) with the first code of the new one;
+        return the recovery codes to show once."""
+        if not self.may_enrol(account, browser_session):
+            raise ReauthenticationRequired()
+        replacing = bool(account.totp_secret)
         codes = self._two_factor.confirm_enrolment(account, code)
         if codes is None:
             raise WrongCode()
-        self._journal.record("2fa.enabled", "success", account_id=account.id, origin=origin)
+        self._store.delete(f"totp-change:{browser_session}")
+        action = "2fa.replaced" if replacing else "2fa.enabled"
+        self._journal.record(action, "success", account_id=account.id, origin=origin)
         self._session.commit()
-        self._notifier.security_change(account, str(_l("double authentification activée")))
+        self._notifier.security_change(account, str(
+            _l("application d'authentification remplacée") if replacing
+            else _l("double authentification activée")))
         return codes
 
     def disable_two_factor(self, account: Account, password: str, code: str,
                            origin: Origin) -> None:
         """Turn 2FA off: the password and a code are both required."""
-        self._check_password(account, password)
-        if self._two_factor.verify(account, code) is None:
-            self._session.commit()  # a used recovery code stays used
-            raise WrongCode()
+        self._check_password_and_code(account, password, code)
         self._two_factor.disable(account)
         self._journal.record("2fa.disabled", "success", account_id=account.id, origin=origin)
         self._session.commit()

@@ -9,7 +9,7 @@ import time
 
 import pyotp
 import segno
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, RecoveryCode
@@ -64,11 +64,13 @@ class TwoFactor:
 
     def confirm_enrolment(self, account: Account, code: str) -> list[str] | None:
         """Turn 2FA on if ``code`` matches the pending secret; return the recovery codes."""
-        secret = self._store.get(f"totp-enrolment:{account.id}")
+        key = f"totp-enrolment:{account.id}"
+        secret = self._store.get(key)
         step = self._matching_step(secret, code) if secret else None
-        if step is None:
+        # Taking the pending secret is the single-use step: of two confirmations racing with
+        # one code, one wins; a wrong code leaves the pending secret in place.
+        if step is None or self._store.pop(key) != secret:
             return None
-        self._store.delete(f"totp-enrolment:{account.id}")
         account.totp_secret = secret
         account.totp_last_step = step
         return self._new_recovery_codes(account)
@@ -84,14 +86,23 @@ class TwoFactor:
             return None
         step = self._matching_step(account.totp_secret, code)
         if step is not None:
-            if account.totp_last_step is not None and step <= account.totp_last_step:
-                return None
-            account.totp_last_step = step
-            return "otp"
+            return "otp" if self._advance_step(account, step) else None
         wanted = normalise_code(code)
         if len(wanted) == 12 and self._use_recovery_code(account, self._digest(wanted)):
             return "recovery"
         return None
+
+    def _advance_step(self, account: Account, step: int) -> bool:
+        # Compare-and-set in the database: of requests racing with one code (or a replay),
+        # exactly one moves the last step forward.
+        moved = self._session.execute(
+            update(Account)
+            .where(Account.id == account.id,
+                   or_(Account.totp_last_step.is_(None), Account.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)).rowcount
+        self._session.refresh(account, ["totp_last_step"])
+        return moved == 1
 
     def _digest(self, normalised_code: str) -> str:
         # 60 random bits need no slow hash: an HMAC under the app secret keeps a stolen table
@@ -123,7 +134,8 @@ class TwoFactor:
 
     def _matching_step(self, secret: str, code: str) -> int | None:
         code = "".join(code.split())
-        if not (code.isdigit() and len(code) == 6):
+        # ASCII only: « １２３４５６ » is digits to Python but no TOTP code.
+        if not (code.isascii() and code.isdigit() and len(code) == 6):
             return None
         totp = pyotp.TOTP(secret)
         now_step = int(self._clock()) // STEP_SECONDS

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
 from idp.accounts.deps import authentication_service, second_step
@@ -20,6 +17,7 @@ from idp.accounts.login import (
     start_second_step,
 )
 from idp.accounts.lookup import usable_account
+from idp.accounts.messages import wait_message
 from idp.accounts.second_factor import WrongSecondFactor
 from idp.accounts.service import AccountLocked, EmailNotVerified, InvalidCredentials
 from idp.accounts.throttling import TooManyFailedLogins
@@ -27,12 +25,6 @@ from idp.extensions import db
 from idp.web import is_local_path, request_origin
 
 bp = Blueprint("accounts", __name__)
-
-
-def _wait_message(seconds: int) -> str:
-    delay = format_timedelta(timedelta(seconds=seconds), threshold=1, granularity="second")
-    return _("Trop de tentatives de connexion infructueuses. "
-             "Veuillez patienter %(delay)s avant de réessayer.", delay=delay)
 
 
 @bp.get("/")
@@ -55,12 +47,12 @@ def login():
         try:
             account = authentication_service().authenticate(form.credentials(), request_origin())
         except TooManyFailedLogins as exc:
-            error, status = _wait_message(exc.resets_in), 429
+            error, status = wait_message(exc.resets_in), 429
         except InvalidCredentials as exc:
             error, status = _("Les informations saisies ne permettent pas de vous identifier. "
                               "Vérifiez le SIRET, le nom, le prénom et le mot de passe."), 401
             if exc.resets_in:
-                error = f"{error} {_wait_message(exc.resets_in)}"
+                error = f"{error} {wait_message(exc.resets_in)}"
         except AccountLocked:
             error, status = _("Votre compte est bloqué. "
                               "Contactez l'administrateur de votre entreprise."), 403
@@ -91,11 +83,11 @@ def second_step_page():
         try:
             second_step().verify(account, form.code.data, request_origin())
         except TooManyFailedLogins as exc:
-            error, status = _wait_message(exc.resets_in), 429
+            error, status = wait_message(exc.resets_in), 429
         except WrongSecondFactor as exc:
             error, status = _("Code incorrect ou déjà utilisé."), 401
             if exc.resets_in:
-                error = f"{error} {_wait_message(exc.resets_in)}"
+                error = f"{error} {wait_message(exc.resets_in)}"
         else:
             sign_in(account, MFA_METHODS)
             return redirect(pending[1]["next"] or url_for("accounts.account"))

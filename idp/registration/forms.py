@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectField, SelectMultipleField, StringField, widgets
 from wtforms.validators import Email, EqualTo, Length, Optional, ValidationError
 
 from idp.accounts.forms import NAME_TOO_LONG, NewPasswordMixin
 from idp.accounts.security import SECRET_QUESTIONS
-from idp.forms import Required, check_siret
+from idp.forms import HtmlForm, Required, check_siret
 
 
 def check_phone(form, field) -> None:
@@ -22,7 +21,7 @@ def check_phone(form, field) -> None:
     field.data = digits
 
 
-class DetailsForm(FlaskForm):
+class DetailsForm(HtmlForm):
     """1. Vos coordonnées."""
 
     siret = StringField(_l("SIRET"), validators=[Required(), check_siret])
@@ -38,7 +37,7 @@ class DetailsForm(FlaskForm):
         Required(), EqualTo("email", message=_l("Les deux adresses diffèrent."))])
 
 
-class SecretsForm(NewPasswordMixin, FlaskForm):
+class SecretsForm(NewPasswordMixin, HtmlForm):
     """4. Mot de passe et question secrète."""
 
     secret_question = SelectField(_l("Question secrète"), validators=[Required()])
@@ -50,7 +49,7 @@ class SecretsForm(NewPasswordMixin, FlaskForm):
         self.secret_question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
 
 
-class ServicesForm(FlaskForm):
+class ServicesForm(HtmlForm):
     """6. Profil et services."""
 
     profile = RadioField(_l("Vous êtes"), validators=[Required()], choices=[

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from idp.accounts.email_domains import denied_domains, domain_of
 from idp.accounts.lookup import account_by_login
 from idp.accounts.models import Account, Role, Status
 from idp.accounts.names import name_key
@@ -30,12 +31,6 @@ from idp.models_common import utcnow
 from idp.registration.letters import LetterBox
 from idp.registration.models import AdminCandidacy, CandidacyStatus, Registration
 from idp.store import Store
-
-DISPOSABLE_DOMAINS = frozenset({
-    "yopmail.com", "yopmail.fr", "yopmail.net", "mailinator.com", "guerrillamail.com",
-    "10minutemail.com", "trashmail.com", "temp-mail.org", "jetable.org", "throwawaymail.com",
-    "maildrop.cc", "getnada.com", "dispostable.com", "tempmail.com", "sharklasers.com",
-})
 
 PROFILES = {
     "entreprise": ("DSN", "DUCS"),
@@ -67,7 +62,7 @@ class Controls:
         def split(value):
             return frozenset(v.strip().lower() for v in value.split(",") if v.strip())
 
-        return cls(split(allow), split(deny), DISPOSABLE_DOMAINS | split(domains))
+        return cls(split(allow), split(deny), denied_domains(domains))
 
 
 class RegistrationService:
@@ -107,7 +102,7 @@ class RegistrationService:
                                             and siret not in controls.siret_allow):
             raise RegistrationRefused("siret", _l("L'inscription de cet établissement n'est pas "
                                                "possible en ligne. Contactez l'assistance."))
-        if email.rpartition("@")[2].lower() in controls.email_domains_deny:
+        if domain_of(email) in controls.email_domains_deny:
             raise RegistrationRefused("email", _l("Les adresses jetables ne sont pas acceptées : "
                                                "utilisez une adresse durable."))
         if account_by_login(self._session, siret, last_name, first_name) is not None:
@@ -280,7 +275,8 @@ class RegistrationService:
                 or candidacy.siren != administrator.siret[:9]
                 or not administrator.is_active_administrator):
             return False
-        self._settle(candidacy, accept, administrator.id)
+        if not self._settle(candidacy, accept, administrator.id):
+            return False
         self._journal.record("candidacy.decided", "success", account_id=administrator.id,
                              origin=origin, details={"candidate": str(candidacy.account_id),
                                                      "accepted": accept})
@@ -295,21 +291,32 @@ class RegistrationService:
             AdminCandidacy.status == CandidacyStatus.PENDING))
         typed = "-".join(key.upper().replace("-", "").replace(" ", "")[i:i + 4]
                          for i in range(0, 12, 4))
-        if candidacy is None or not self._hasher.verify(candidacy.activation_key_hash, typed):
+        if (candidacy is None or not self._hasher.verify(candidacy.activation_key_hash, typed)
+                or not self._settle(candidacy, True, account.id)):
             self._journal.record("candidacy.key", "failure", account_id=account.id,
                                  origin=origin)
             self._session.commit()
             return False
-        self._settle(candidacy, True, account.id)
         self._journal.record("candidacy.key", "success", account_id=account.id, origin=origin)
         self._session.commit()
         return True
 
-    def _settle(self, candidacy: AdminCandidacy, accept: bool, by: uuid.UUID) -> None:
-        candidacy.status = CandidacyStatus.ACCEPTED if accept else CandidacyStatus.REFUSED
-        candidacy.decided_by = by
-        candidacy.decided_at = utcnow()
+    def _settle(self, candidacy: AdminCandidacy, accept: bool, by: uuid.UUID) -> bool:
+        # Conditional UPDATE: of decisions racing (two administrators, a key typed twice),
+        # one settles the candidacy; the others find it settled.
+        settled = self._session.execute(
+            update(AdminCandidacy)
+            .where(AdminCandidacy.id == candidacy.id,
+                   AdminCandidacy.status == CandidacyStatus.PENDING)
+            .values(status=CandidacyStatus.ACCEPTED if accept else CandidacyStatus.REFUSED,
+                    decided_by=by, decided_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
+        if not settled:
+            self._session.rollback()
+            return False
+        self._session.refresh(candidacy)
         candidacy.account.status = Status.ACTIVE if accept else Status.REMOVED
+        return True
 
     # --- purge --------------------------------------------------------------------------
 

@@ -9,7 +9,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from idp.oidc.clients import AUTH_METHODS, RegisteredClient, UnknownService
+from idp.oidc.clients import (
+    AUTH_METHODS,
+    SCOPES,
+    RegisteredClient,
+    UnknownScope,
+    UnknownService,
+)
 from idp.oidc.deps import client_registry, keyring
 
 client_cli = AppGroup("client", help="Sites partenaires (clients OpenID Connect).")
@@ -26,6 +32,7 @@ def describe(client: RegisteredClient, secret: str | None = None) -> dict:
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "initiate_login_uri": client.initiate_login_uri,
         "grant_types": list(client.grant_types),
+        "scope": client.scope,
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "services": sorted(client.services),
@@ -43,6 +50,9 @@ def describe(client: RegisteredClient, secret: str | None = None) -> dict:
 @click.option("--initiate-login-uri")
 @click.option("--service", "services", multiple=True,
               help="Code d'un service hébergé (DSN, ATMP…) : ses habilitations iront au jeton.")
+@click.option("--scope", "scopes", multiple=True, default=SCOPES, show_default=True,
+              help="Portée que le site peut demander (une par option) ; les autres sont "
+                   "refusées (invalid_scope).")
 @click.option("--public", is_flag=True, help="Client sans secret (PKCE obligatoire).")
 @click.option("--auth-method", type=click.Choice([m for m in AUTH_METHODS if m != "none"]),
               default="client_secret_basic", show_default=True)
@@ -50,7 +60,8 @@ def describe(client: RegisteredClient, secret: str | None = None) -> dict:
               show_default=True)
 @click.option("--jwks-file", type=click.File(), help="Clés publiques (private_key_jwt).")
 def create_client(name, redirect_uris, post_logout_uris, backchannel_logout_uri,
-                  initiate_login_uri, services, public, auth_method, id_token_alg, jwks_file):
+                  initiate_login_uri, services, scopes, public, auth_method, id_token_alg,
+                  jwks_file):
     """Enregistre un site partenaire et affiche sa fiche JSON (secret montré une seule fois)."""
     jwks = json.load(jwks_file) if jwks_file else None
     if auth_method == "private_key_jwt" and not jwks:
@@ -60,9 +71,11 @@ def create_client(name, redirect_uris, post_logout_uris, backchannel_logout_uri,
             name, list(redirect_uris), post_logout_redirect_uris=post_logout_uris,
             backchannel_logout_uri=backchannel_logout_uri,
             initiate_login_uri=initiate_login_uri, services=services, public=public,
-            auth_method=auth_method, id_token_alg=id_token_alg, jwks=jwks)
+            auth_method=auth_method, id_token_alg=id_token_alg, jwks=jwks, scopes=scopes)
     except UnknownService as exc:
         raise click.UsageError(f"service inconnu : {exc}") from exc
+    except UnknownScope as exc:
+        raise click.UsageError(f"portée inconnue : {exc}") from exc
     click.echo(json.dumps(describe(client, secret), ensure_ascii=False, indent=2))
 
 

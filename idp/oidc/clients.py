@@ -18,6 +18,13 @@ from idp.oidc.models import OAuthClient
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SCOPES = ("openid", "profile", "email", "phone", "siret", "habilitations")
+CLIENT_ID_MAX_LENGTH = 64  # the column's size
+
+
+def plausible_client_id(value: str | None) -> bool:
+    """Whether ``value`` could name a partner: 1 to 64 printable characters. Anything else is
+    never looked up (PostgreSQL refuses NUL in text) nor journaled."""
+    return bool(value) and len(value) <= CLIENT_ID_MAX_LENGTH and value.isprintable()
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,11 @@ class RegisteredClient(ClientMixin):
         return self.client_id
 
     def get_default_redirect_uri(self):
-        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+        return None  # OIDC Core §3.1.2.1: every authorization request names its redirect_uri
+
+    def allows_scope(self, scope: str) -> bool:
+        """Whether every scope of ``scope`` is in the partner's registered set."""
+        return set(scope_to_list(scope)) <= set(scope_to_list(self.scope))
 
     def get_allowed_scope(self, scope):
         if not scope:
@@ -97,6 +108,10 @@ class UnknownService(ValueError):
     """A service code that is not in the catalogue."""
 
 
+class UnknownScope(ValueError):
+    """A scope that is not one of ``SCOPES``."""
+
+
 class ClientRegistry:
     """Creates, lists and deletes partners; finds them through a per-process cache."""
 
@@ -108,7 +123,7 @@ class ClientRegistry:
 
     def find(self, client_id: str | None) -> RegisteredClient | None:
         """The partner ``client_id``, from the cache when fresh."""
-        if not client_id:
+        if not plausible_client_id(client_id):
             return None
         entry = self._cache.get(client_id)
         if entry and entry[0] > time.monotonic():
@@ -123,16 +138,20 @@ class ClientRegistry:
     def create(self, name: str, redirect_uris: list[str], *, post_logout_redirect_uris=(),
                backchannel_logout_uri=None, initiate_login_uri=None, services=(),
                public=False, auth_method="client_secret_basic",
-               id_token_alg="RS256", jwks=None, client_id=None,
-               secret=None) -> tuple[RegisteredClient, str | None]:
+               id_token_alg="RS256", jwks=None, client_id=None, secret=None,
+               scopes=SCOPES) -> tuple[RegisteredClient, str | None]:
         """Register a partner; return it and its secret (shown once, stored hashed).
 
-        ``client_id`` and ``secret`` are drawn at random unless given (demo data only).
+        ``scopes`` are those it may ask for (all by default). ``client_id`` and ``secret``
+        are drawn at random unless given (demo data only).
         """
         if public:
             auth_method = "none"
         if auth_method not in AUTH_METHODS:
             raise ValueError(f"méthode d'authentification inconnue : {auth_method}")
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown:
+            raise UnknownScope(", ".join(unknown))
         catalogue = {s.code: s for s in self._session.scalars(
             select(Service).where(Service.code.in_(list(services))))}
         missing = sorted(set(services) - set(catalogue))
@@ -153,7 +172,8 @@ class ClientRegistry:
             backchannel_logout_uri=backchannel_logout_uri,
             initiate_login_uri=initiate_login_uri,
             widget_origins=[], grant_types=grant_types, response_types=["code"],
-            scope=" ".join(SCOPES), token_endpoint_auth_method=auth_method,
+            scope=" ".join(s for s in SCOPES if s in scopes),
+            token_endpoint_auth_method=auth_method,
             id_token_signed_response_alg=id_token_alg, jwks=jwks, theme={},
             services=list(catalogue.values()),
         )

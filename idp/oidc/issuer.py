@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from joserfc import jwt
 
 from idp.oidc.keys import KeyRing
-from idp.oidc.tokens import LoginContext
+from idp.oidc.tokens import FAMILY_CLAIM, LoginContext
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class TokenIssuer:
             claims["sub"] = client_id  # RFC 9068 §2.2: no resource owner
         else:
             claims["sub"] = login.account_id
+            claims[FAMILY_CLAIM] = login.family_id  # revoking the family reaches this token
             # RFC 9068 §2.2.1: authentication information of the person, when known.
             optional = {"auth_time": login.auth_time, "amr": list(login.amr) or None,
                         "acr": login.acr, "sid": login.sid}

@@ -47,12 +47,14 @@ class LogoutService:
             return
         families = self._session.scalars(select(RefreshToken.family_id).where(
             RefreshToken.sid == sid, RefreshToken.revoked_at.is_(None)).distinct()).all()
+        # The marks before the rows, as RefreshTokens does: a token being issued into one of
+        # these families either is found by the UPDATE or sees the mark when stored.
+        for family in families:
+            self._revocations.revoke_family(family)
         self._session.execute(update(RefreshToken).where(
             RefreshToken.sid == sid, RefreshToken.revoked_at.is_(None)
         ).values(revoked_at=utcnow()))
         self._session.commit()
-        for family in families:
-            self._revocations.revoke_family(family)
         for client_id in sorted(self._recorder.session_clients(sid)):
             client = self._registry.find(client_id)
             if client and client.backchannel_logout_uri:

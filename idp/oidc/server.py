@@ -1,33 +1,41 @@
 """All the Authlib wiring: the authorization server, its grants and endpoints, and the
-resource protector, built once per app. Views only call ``oidc_server().create_*_response``
-and ``access_token()``; the services these classes plug in come from ``idp.oidc.deps``."""
+resource protector, built once per app. Views only call ``oidc_server().create_*_response``,
+``access_token()`` and ``refuse_token()``; the services these classes plug in come from
+``idp.oidc.deps``."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import secrets
 import time
+from typing import NoReturn
+from urllib.parse import unquote, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error, rfc7009, rfc7662
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from authlib.oidc import rpinitiated
 from authlib.oidc.core.grants import OpenIDCode
-from flask import Flask, current_app
+from flask import Flask, current_app, render_template
 from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
 
 from idp.accounts.lookup import usable_account
 from idp.audit.deps import audit_journal
 from idp.extensions import db, store
 from idp.models_common import utcnow
-from idp.oidc.clients import RegisteredClient
+from idp.oidc.clients import RegisteredClient, plausible_client_id
 from idp.oidc.deps import (
     claims_builder,
     client_registry,
@@ -51,9 +59,6 @@ class AccessTokenGenerator:
     def __call__(self, grant_type, client: RegisteredClient, user: LoginContext | None = None,
                  scope=None, expires_in=None, include_refresh_token=True):
         issued = token_issuer().access_token(client.client_id, scope or "", user)
-        if user is not None:
-            # Revoking the family (logout, reuse) must reach this access token too.
-            revocation_list().remember_issued(user.family_id, issued.claims["jti"])
         token = {"token_type": "Bearer", "access_token": issued.token,
                  "expires_in": issued.expires_in}
         if scope:
@@ -67,19 +72,95 @@ def save_token(token: dict, request) -> None:
     """Keep what must outlive the response: refresh tokens (access tokens are JWTs)."""
     login: LoginContext | None = request.user
     if login is not None and "refresh_token" in token:
-        refresh_tokens().store(token["refresh_token"], request.client.client_id,
-                               token.get("scope", ""), login)
+        # RFC 6749 §6: a rotated refresh token keeps the scope of the one it replaces, even
+        # when the access token beside it asked for less.
+        scope = (request.refresh_token.get_scope() if request.refresh_token
+                 else token.get("scope", ""))
+        refresh_tokens().store(token["refresh_token"], request.client.client_id, scope, login)
+
+
+def basic_credentials(headers) -> tuple[str, str] | None:
+    """The client id and secret of an ``Authorization: Basic`` header, or None when it is
+    absent or malformed (RFC 7617 §2: base64 of UTF-8 ``id:secret``, each part
+    form-urlencoded per RFC 6749 §2.3.1)."""
+    scheme, _, value = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (UnicodeError, binascii.Error):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    return (unquote(client_id), unquote(secret)) if colon else None
+
+
+def authenticate_client_secret_basic(query_client, request):
+    """``client_secret_basic`` where a malformed header is a failed authentication
+    (``invalid_client``), not an error: Authlib's own decoding raises on non-ASCII or
+    non-UTF-8 bytes."""
+    credentials = basic_credentials(request.headers)
+    if credentials is None:
+        return None
+    client = query_client(credentials[0])
+    return client if client and client.check_client_secret(credentials[1]) else None
 
 
 # --- grants -----------------------------------------------------------------------------
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+RESPONSE_MODES = ["query", "form_post"]
+# What a Content-Security-Policy source may say of a partner's origin, and nothing more.
+CSP_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class PartnerScopes:
+    """RFC 6749 §3.3: a scope outside the partner's registered set (unknown scopes never are
+    in it) is refused with ``invalid_scope`` rather than dropped, so that a partner learns
+    at once what its registration lacks instead of finding claims missing later."""
+
+    def validate_requested_scope(self):
+        scope = self.request.payload.scope
+        if scope and not self.request.client.allows_scope(scope):
+            raise InvalidScopeError("A requested scope is not allowed for this client.")
+
+
+class AuthorizationCodeGrant(PartnerScopes, grants.AuthorizationCodeGrant):
     """Code flow; codes live one minute in the store and work once."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = [*CLIENT_AUTH_METHODS, "none"]
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        # OIDC Core §3.1.2.1: redirect_uri is REQUIRED, even for a partner with one URI, and
+        # matches exactly. Errors here are shown by the IdP, never redirected; their text
+        # does not repeat the URI (an error description must be plain ASCII, RFC 6749 §5.2).
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        if not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("The 'redirect_uri' is not registered for this client.")
+        return redirect_uri
+
+    def validate_authorization_request(self):
+        redirect_uri = super().validate_authorization_request()
+        mode = self.request.payload.data.get("response_mode")
+        # RFC 6749 §4.1.2.1: the redirect_uri is trusted now, so the error goes back to the
+        # partner (by query: the mode it asked for is the problem).
+        if mode is not None and (mode not in RESPONSE_MODES or (
+                mode == "form_post" and form_post_origin(redirect_uri) is None)):
+            raise InvalidRequestError("Unsupported 'response_mode'.", redirect_uri=redirect_uri,
+                                      state=self.request.payload.state)
+        return redirect_uri
+
+    def create_authorization_response(self, redirect_uri: str, grant_user):
+        """Issue the code and deliver it in the response mode asked for."""
+        self.request.user = grant_user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        params = [("code", code)]
+        if self.request.payload.state:
+            params.append(("state", self.request.payload.state))
+        return authorization_response(redirect_uri, params)
 
     def save_authorization_code(self, code, request):
         login: LoginContext = request.user
@@ -87,13 +168,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         nonce = payload.get("nonce")
         record = AuthorizationCode(
             client_id=request.client.client_id, redirect_uri=request.payload.redirect_uri,
-            scope=request.payload.scope, account_id=login.account_id,
+            scope=request.scope, account_id=login.account_id,
             family_id=login.family_id, sid=login.sid, nonce=nonce, auth_time=login.auth_time,
             amr=list(login.amr), acr=login.acr,
             code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method"),
         )
         code_store().save(code, record)
+        request.authorization_code = record  # the view records the grant when it is set
         if nonce:  # a nonce is accepted once per client while its ID token could live
             store.get().set(f"oidc-nonce:{request.client.client_id}:{nonce}", "1",
                             config("OIDC_CODE_LIFETIME_SECONDS")
@@ -163,7 +245,7 @@ class RefreshTokenRecord:
         return False  # checked when claimed
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(PartnerScopes, grants.ClientCredentialsGrant):
     """A partner's back end acting for itself (no person)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
@@ -228,19 +310,22 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
 
 class IdPAuthorizationServer(AuthorizationServer):
-    """Adds ``iss`` to every authorization response, errors included (RFC 9207 §2).
+    """Authorization errors go back in the partner's response mode, with ``iss``; failed
+    token requests are journaled; no error text repeats a value it cannot carry."""
 
-    Authlib's IssuerParameter extension registers a server hook that this version never
-    runs, so the parameter is added here.
-    """
-
-    def create_authorization_response(self, request=None, grant_user=None, grant=None):
-        response = super().create_authorization_response(request, grant_user, grant)
-        return _with_issuer(response)
+    def get_authorization_grant(self, request):
+        # Authlib repeats an unknown response_type in its error text, which must be plain
+        # ASCII without quotes or backslashes (RFC 6749 §4.1.2.1): refuse such a value here.
+        response_type = request.payload.response_type
+        if response_type and invalid_error_characters(response_type):
+            raise InvalidRequestError("Malformed 'response_type'.")
+        return super().get_authorization_grant(request)
 
     def handle_error_response(self, request, error):
-        response = super().handle_error_response(request, error)
-        return _with_issuer(response) if getattr(error, "redirect_uri", None) else response
+        if getattr(error, "redirect_uri", None):  # set once the redirect_uri is trusted
+            return self.handle_response(*authorization_response(error.redirect_uri,
+                                                                error.get_body()))
+        return super().handle_error_response(request, error)
 
     def create_token_response(self, request=None):
         response = super().create_token_response(request)
@@ -248,19 +333,41 @@ class IdPAuthorizationServer(AuthorizationServer):
             # Failed token requests go to the journal (never the secrets or codes sent).
             body = response.get_json(silent=True) or {}
             form = flask_request.form
-            client_id = form.get("client_id") or (flask_request.authorization.username
-                                                  if flask_request.authorization else None)
+            credentials = basic_credentials(flask_request.headers)
+            client_id = form.get("client_id") or (credentials[0] if credentials else None)
             audit_journal().record("oidc.token", "failure", origin=request_origin(), details={
                 "error": body.get("error"), "grant_type": form.get("grant_type"),
-                "client_id": client_id})
+                "client_id": client_id if plausible_client_id(client_id) else None})
             db.session.commit()
         return response
 
 
-def _with_issuer(response):
-    if response.status_code == 302 and response.location:
-        response.location = add_params_to_uri(response.location, {"iss": config("ISSUER")})
-    return response
+def form_post_origin(redirect_uri: str) -> str | None:
+    """The origin a form_post page may send the browser to, as a CSP source; None for a
+    redirect URI no HTML form can reach (an app's own scheme)."""
+    parts = urlsplit(redirect_uri)
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    return origin if CSP_ORIGIN.fullmatch(origin) else None
+
+
+def authorization_response(redirect_uri: str, params: list[tuple[str, str]]):
+    """An authorization response, a code or an error, as ``(status, body, headers)``: a
+    redirect with the parameters in the query (RFC 6749 §4.1.2), or with
+    ``response_mode=form_post`` a page whose form the browser posts to the partner (OAuth 2.0
+    Form Post Response Mode §2); ``iss`` is added either way (RFC 9207 §2)."""
+    params = [*params, ("iss", config("ISSUER"))]
+    origin = form_post_origin(redirect_uri)
+    if flask_request.values.get("response_mode") != "form_post" or origin is None:
+        return 302, "", [("Location", add_params_to_uri(redirect_uri, params))]
+    nonce = secrets.token_urlsafe(16)
+    body = render_template("oidc/form_post.html", action=redirect_uri, fields=params,
+                           nonce=nonce)
+    # The site-wide policy allows forms to this site only: this page may post to the
+    # partner's origin alone, and run its one script, by nonce.
+    policy = (f"default-src 'self'; script-src 'nonce-{nonce}'; form-action {origin}; "
+              "frame-ancestors 'none'; base-uri 'none'")
+    return 200, body, [("Content-Type", "text/html; charset=utf-8"),
+                       ("Content-Security-Policy", policy)]
 
 
 # --- introspection, revocation, end session --------------------------------------------
@@ -278,7 +385,7 @@ class AccessTokenRecord:
         return self.claims["exp"] <= time.time()
 
     def is_revoked(self):
-        return revocation_list().is_revoked(self.claims["jti"])
+        return revocation_list().is_revoked(self.claims)
 
 
 def find_token(token_string: str, hint: str | None):
@@ -355,6 +462,13 @@ class EndSessionEndpoint(rpinitiated.EndSessionEndpoint):
     def get_server_jwks(self):
         return keyring().public_key_set()
 
+    def validate_request(self, request):
+        logout = super().validate_request(request)
+        if logout.id_token_claims is not None and not _is_id_token(
+                request.payload.data["id_token_hint"], logout.id_token_claims):
+            raise InvalidRequestError("The 'id_token_hint' is not an ID token.")
+        return logout
+
     def resolve_client_from_id_token_claims(self, id_token_claims):
         audience = id_token_claims.get("aud")
         if isinstance(audience, list) and len(audience) == 1:
@@ -363,6 +477,16 @@ class EndSessionEndpoint(rpinitiated.EndSessionEndpoint):
 
     def end_session(self, end_session_request):
         """Done by the view, which knows the browser session (see views.end_session)."""
+
+
+def _is_id_token(token_string: str, claims: dict) -> bool:
+    # Access tokens (RFC 9068 §4: typ at+jwt), logout tokens (typ logout+jwt) and ID tokens
+    # are signed with the same keys: only an ID token names its partner without the marks
+    # of the others (scope and client_id, events).
+    header = extract_compact(token_string.encode()).headers()
+    return (header.get("typ") == "JWT" and claims.get("iss") == config("ISSUER")
+            and "sub" in claims and "aud" in claims
+            and not {"scope", "client_id", "events"} & claims.keys())
 
 
 # --- resource protection ----------------------------------------------------------------
@@ -377,7 +501,7 @@ class AccessTokenValidator(JWTBearerTokenValidator):
         claims = super().authenticate_token(token_string)
         if claims.header.get("typ") != "at+jwt":  # RFC 9068 §4: reject ID tokens and others
             raise InvalidTokenError(realm=self.realm)
-        if revocation_list().is_revoked(claims.get("jti", "")):
+        if revocation_list().is_revoked(claims):
             raise InvalidTokenError(realm=self.realm)
         return claims
 
@@ -397,6 +521,8 @@ def init_app(app: Flask) -> None:
                                  S256CodeChallenge(required=True)])
     authorization_server.register_grant(RefreshTokenGrant)
     authorization_server.register_grant(ClientCredentialsGrant)
+    authorization_server.register_client_auth_method(
+        "client_secret_basic", authenticate_client_secret_basic)
     authorization_server.register_client_auth_method(
         PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     authorization_server.register_endpoint(IntrospectionEndpoint)
@@ -423,3 +549,11 @@ def access_token(scope: str | None = None):
         return protector.acquire_token(scope)
     except OAuth2Error as error:
         protector.raise_error_response(error)
+
+
+def refuse_token() -> NoReturn:
+    """Answer 401 ``invalid_token`` with ``WWW-Authenticate: Bearer`` (RFC 6750 §3.1): for a
+    verified token that speaks for no usable person (a client's own token, whose ``sub`` is
+    the client, RFC 9068 §2.2; a removed account)."""
+    protector = current_app.extensions["idp_resource_protector"]
+    protector.raise_error_response(InvalidTokenError())

@@ -19,6 +19,10 @@ from idp.models_common import utcnow
 from idp.oidc.models import RefreshToken
 from idp.store import Store
 
+# The private claim that ties an access token to its refresh-token family, so that revoking
+# the family reaches it (a private claim, RFC 7519 §4.3).
+FAMILY_CLAIM = "token_family"
+
 
 @dataclass
 class AuthorizationCode(AuthorizationCodeMixin):
@@ -60,6 +64,10 @@ class AuthorizationCode(AuthorizationCodeMixin):
 class CodeStore:
     """Authorization codes: one use each; a second use revokes what the first issued."""
 
+    # RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens it gave; its family is
+    # remembered this long for that.
+    REUSE_MEMORY_SECONDS = 24 * 3600
+
     def __init__(self, store: Store, lifetime: int, clock: Callable[[], float] = time.time):
         self._store = store
         self._lifetime = lifetime
@@ -68,45 +76,54 @@ class CodeStore:
     def save(self, code: str, record: AuthorizationCode) -> None:
         """Keep ``record`` under the code's digest for the code's lifetime."""
         record.expires_at = self._clock() + self._lifetime
-        self._store.set(f"oidc-code:{digest(code)}", json.dumps(asdict(record)), self._lifetime)
+        key = digest(code)
+        # The family is written before the code can be used, so that every use but the one
+        # that takes the code finds it, however close together they come.
+        self._store.set(f"oidc-code-family:{key}", record.family_id, self.REUSE_MEMORY_SECONDS)
+        self._store.set(f"oidc-code:{key}", json.dumps(asdict(record)), self._lifetime)
 
     def redeem(self, code: str) -> tuple[AuthorizationCode | None, str | None]:
         """Take the code (atomically); return (record, None), or (None, family to revoke)."""
         key = digest(code)
         raw = self._store.pop(f"oidc-code:{key}")
         if raw is None:
-            # RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens it gave.
-            return None, self._store.get(f"oidc-code-used:{key}")
+            return None, self._store.get(f"oidc-code-family:{key}")
         record = AuthorizationCode(**json.loads(raw))
-        self._store.set(f"oidc-code-used:{key}", record.family_id, 24 * 3600)
         if record.expires_at <= self._clock():
             return None, None  # RFC 6749 §4.1.2: a code lives a short while
         return record, None
 
 
 class RevocationList:
-    """Access tokens are stateless JWTs; revoked ones are listed here until they expire."""
+    """Access tokens are stateless JWTs: revoked ones, and revoked families, are listed here
+    until the tokens they cover have expired."""
 
     def __init__(self, store: Store, access_token_lifetime: int):
         self._store = store
         self._lifetime = access_token_lifetime
-
-    def remember_issued(self, family_id: str, jti: str) -> None:
-        """Note that ``jti`` belongs to ``family_id``, so revoking the family reaches it."""
-        self._store.add_member(f"oidc-family-jti:{family_id}", jti, self._lifetime)
 
     def revoke_jti(self, jti: str, ttl: int | None = None) -> None:
         """List one access token as revoked until it would have expired anyway."""
         self._store.set(f"oidc-revoked-jti:{jti}", "1", max(1, ttl or self._lifetime))
 
     def revoke_family(self, family_id: str) -> None:
-        """List every live access token of a family as revoked."""
-        for jti in self._store.members(f"oidc-family-jti:{family_id}"):
-            self.revoke_jti(jti)
+        """List a family as revoked: every access token it carries is refused.
 
-    def is_revoked(self, jti: str) -> bool:
-        """Whether the access token ``jti`` was revoked."""
-        return self._store.get(f"oidc-revoked-jti:{jti}") is not None
+        The mark lives one access-token lifetime from now. A token minted before it is set
+        expires before it does; one minted into the family later is seen by
+        ``family_revoked`` at issuance, which sets the mark again.
+        """
+        self._store.set(f"oidc-revoked-family:{family_id}", "1", self._lifetime)
+
+    def family_revoked(self, family_id: str) -> bool:
+        """Whether the family ``family_id`` was revoked (within an access-token lifetime)."""
+        return self._store.get(f"oidc-revoked-family:{family_id}") is not None
+
+    def is_revoked(self, claims: dict) -> bool:
+        """Whether the access token with ``claims`` was revoked, alone or with its family."""
+        family = claims.get(FAMILY_CLAIM)
+        return (self._store.get(f"oidc-revoked-jti:{claims.get('jti', '')}") is not None
+                or (family is not None and self.family_revoked(family)))
 
 
 @dataclass(frozen=True)
@@ -136,13 +153,18 @@ class RefreshTokens:
         self._lifetime = lifetime
 
     def store(self, token: str, client_id: str, scope: str, login: LoginContext) -> None:
-        """Record a new refresh token of ``login``'s family."""
+        """Record a new refresh token of ``login``'s family; if the family was revoked while
+        it was being issued (a concurrent reuse), revoke it again so the newcomers die too."""
         self._session.add(RefreshToken(
             token_digest=digest(token), family_id=login.family_id, client_id=client_id,
             account_id=uuid.UUID(login.account_id), scope=scope, sid=login.sid,
             auth_time=login.auth_time, amr=list(login.amr), acr=login.acr,
             issued_at=utcnow(), expires_at=utcnow() + self._lifetime))
         self._session.commit()
+        # Checked after the commit: a revocation marks the family before its UPDATE, so it
+        # either finds this row or its mark is seen here (RFC 9700 §4.14).
+        if self._revocations.family_revoked(login.family_id):
+            self._revoke(login.family_id)
 
     def claim(self, token: str) -> RefreshToken | None:
         """Take a refresh token for one rotation, or None; reuse revokes its family.
@@ -156,7 +178,8 @@ class RefreshTokens:
             return None
         claimed = self._session.execute(
             update(RefreshToken).where(RefreshToken.id == row.id,
-                                       RefreshToken.used_at.is_(None))
+                                       RefreshToken.used_at.is_(None),
+                                       RefreshToken.revoked_at.is_(None))
             .values(used_at=utcnow())).rowcount
         self._session.commit()
         if not claimed:
@@ -168,14 +191,19 @@ class RefreshTokens:
     def revoke_family(self, family_id: str, *, reason: str, account_id=None,
                       client_id=None) -> None:
         """Revoke every refresh and access token of a family, and journal why."""
-        self._session.execute(update(RefreshToken).where(
-            RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)
-        ).values(revoked_at=utcnow()))
-        self._revocations.revoke_family(family_id)
+        self._revoke(family_id)
         self._journal.record("token.family_revoked", "success",
                              account_id=account_id,
                              details={"reason": reason, "client_id": client_id,
                                       "family": family_id})
+        self._session.commit()
+
+    def _revoke(self, family_id: str) -> None:
+        # The mark first, the rows after: see ``store``.
+        self._revocations.revoke_family(family_id)
+        self._session.execute(update(RefreshToken).where(
+            RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)
+        ).values(revoked_at=utcnow()))
         self._session.commit()
 
     def find(self, token: str) -> RefreshToken | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -44,6 +45,52 @@ PAGE_SIZE = 500
 MAX_PAGE_SIZE = 1000
 csrf.exempt(bp)  # protocol endpoints authenticate clients, not browser forms
 
+# RFC 6749 Appendix A: every OAuth parameter is made of VSCHAR (printable ASCII) or less.
+VSCHARS = re.compile(r"[\x20-\x7e]*")
+MAX_AGE = re.compile(r"[0-9]{1,10}")  # seconds, in ASCII digits (not "²" nor "١")
+PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
+# RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1: the body is application/x-www-form-urlencoded.
+FORM_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke"}
+
+
+@bp.before_request
+def refuse_malformed_requests():
+    """Stop a parameter that no OAuth parameter can be (a control character, a NUL that
+    PostgreSQL would refuse, non-ASCII) and a token request that is not a form, before
+    Authlib, the store or the database see them: a page in the browser, the JSON error
+    elsewhere."""
+    parameters = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    if not all(VSCHARS.fullmatch(name) and VSCHARS.fullmatch(value)
+               for name, value in parameters):
+        reason = "a parameter holds characters outside printable ASCII"
+    elif request.endpoint in FORM_ENDPOINTS and \
+            request.mimetype != "application/x-www-form-urlencoded":
+        reason = "the body must be application/x-www-form-urlencoded"
+    else:
+        return None
+    if request.endpoint == "oidc.authorize":
+        return _authorization_error_page("invalid_request", reason)
+    if request.endpoint == "oidc.end_session":
+        return _logout_error_page("invalid_request", reason)
+    return jsonify(error="invalid_request", error_description=reason), 400
+
+
+def _authorization_error_page(error: str, reason: str):
+    # Shown by the IdP: without a known client and its registered redirect_uri, never
+    # redirect (no open redirect).
+    return render_template(
+        "oidc/error.html", error=error,
+        message=_("La demande de connexion du site partenaire n'est pas valide "
+                  "(%(reason)s). Revenez sur le site partenaire et recommencez.",
+                  reason=reason)), 400
+
+
+def _logout_error_page(error: str, reason: str):
+    return render_template(
+        "oidc/error.html", error=error,
+        message=_("La demande de déconnexion n'est pas valide (%(reason)s).",
+                  reason=reason)), 400
+
 
 @bp.get("/.well-known/openid-configuration")
 def discovery():
@@ -64,7 +111,7 @@ def discovery():
         "backchannel_logout_session_supported": True,
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": oidc.RESPONSE_MODES,
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
@@ -103,7 +150,7 @@ def _needs_login(login) -> bool:
     if "login" in request.args.get("prompt", "").split():
         return True
     max_age = request.args.get("max_age")
-    if max_age is not None:  # checked to be digits by the caller
+    if max_age is not None:  # checked to be ASCII digits by the caller
         return app_clock()() - login.auth_time > int(max_age)
     return False
 
@@ -117,15 +164,10 @@ def authorize():
     except OAuth2Error as error:
         if getattr(error, "redirect_uri", None):
             return oidc.oidc_server().handle_error_response(None, error)
-        # Unknown client or unregistered redirect_uri: never redirect (no open redirect).
-        return render_template(
-            "oidc/error.html", error=error.error,
-            message=_("La demande de connexion du site partenaire n'est pas valide "
-                      "(%(reason)s). Revenez sur le site partenaire et recommencez.",
-                      reason=error.description or error.error)), 400
+        return _authorization_error_page(error.error, error.description or error.error)
 
     max_age = request.args.get("max_age")
-    if max_age is not None and not max_age.isdigit():
+    if max_age is not None and not MAX_AGE.fullmatch(max_age):
         error = InvalidRequestError("'max_age' must be a number of seconds",
                                     redirect_uri=grant.redirect_uri,
                                     state=grant.request.payload.state)
@@ -156,7 +198,7 @@ def authorize():
                            family_id=uuid.uuid4().hex)
     response = oidc.oidc_server().create_authorization_response(grant=grant,
                                                                 grant_user=context)
-    if response.status_code == 302 and "code=" in response.headers.get("Location", ""):
+    if grant.request.authorization_code is not None:  # a code was issued
         authorization_recorder().record(account, grant.client.client_id,
                                         grant.request.payload.scope, login.sid,
                                         request_origin())
@@ -189,10 +231,7 @@ def end_session():
     try:
         logout = server.validate_endpoint_request("end_session")
     except OAuth2Error as error:
-        return render_template(
-            "oidc/error.html", error=error.error,
-            message=_("La demande de déconnexion n'est pas valide (%(reason)s).",
-                      reason=error.description or error.error)), 400
+        return _logout_error_page(error.error, error.description or error.error)
     login = current_login()
     hinted_sub = (logout.id_token_claims or {}).get("sub")
     confirmed = request.method == "POST" and _valid_csrf(request.form.get("csrf_token"))
@@ -220,7 +259,7 @@ def userinfo():
     token = oidc.access_token("openid")
     account = usable_account(db.session, token["sub"])
     if account is None:
-        return jsonify(error="invalid_token"), 401
+        oidc.refuse_token()
     client = client_registry().find(token["client_id"])
     services = client.services if client else frozenset()
     return jsonify(claims_builder().user_info(account, token["scope"], services))
@@ -232,12 +271,9 @@ def habilitations_api():
     token = oidc.access_token("habilitations")
     account = usable_account(db.session, token["sub"])
     if account is None:
-        return jsonify(error="invalid_token"), 401
-    try:
-        page = int(request.args.get("page", "1"))
-        per_page = int(request.args.get("per_page", str(PAGE_SIZE)))
-    except ValueError:
-        page = per_page = 0
+        oidc.refuse_token()
+    page = _number(request.args.get("page", "1"))
+    per_page = _number(request.args.get("per_page", str(PAGE_SIZE)))
     if page < 1 or not 1 <= per_page <= MAX_PAGE_SIZE:
         return jsonify(error="invalid_request",
                        error_description=f"page >= 1 and 1 <= per_page <= {MAX_PAGE_SIZE}"), 400
@@ -250,3 +286,9 @@ def habilitations_api():
         body["next"] = url_for("oidc.habilitations_api", page=page + 1, per_page=per_page,
                                _external=False)
     return jsonify(body)
+
+
+def _number(value: str) -> int:
+    """``value`` as a page number or size, or 0 unless it is 1 to 9 ASCII digits (``int``
+    also takes "١", " 1", "1_000" and raises past 4,300 digits)."""
+    return int(value) if PAGE_NUMBER.fullmatch(value) else 0

@@ -107,7 +107,7 @@ def test_unknown_grant_type_and_missing_code(issuer, partner):
         "unsupported_grant_type"
     assert token_request(issuer, {"grant_type": "authorization_code"}, auth).json()["error"] \
         == "invalid_request"
-    assert token_request(issuer, {"grant_type": "authorization_code", "code": "inventé",
+    assert token_request(issuer, {"grant_type": "authorization_code", "code": "invente",
                                   "redirect_uri": REDIRECT_URI}, auth).json()["error"] \
         == "invalid_grant"
 
@@ -213,3 +213,142 @@ def test_assertion_for_another_audience_is_refused(issuer, jwt_partner):
                                       "client_assertion_type": ASSERTION_TYPE,
                                       "client_assertion": signed})
     assert response.json()["error"] == "invalid_client"
+
+
+# --- hostile input: the RFC's error, never a 500 (issue 9) ---------------------------------
+
+def test_max_age_in_ascii_digits_only(signed_in_browser, issuer, partner):
+    # "²".isdigit() is True in Python, and int() of 5,000 digits raises: neither may crash.
+    for hostile in ("²", "١٢٠", "１２０"):
+        response = signed_in_browser.get(f"{issuer}/oidc/authorize", allow_redirects=False,
+                                         params=authorize_params(partner, max_age=hostile))
+        assert response.status_code == 400 and "invalid_request" in response.text
+    params = redirect_error(signed_in_browser, issuer,
+                            authorize_params(partner, max_age="9" * 5000))
+    assert params["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("redirect_uri", [REDIRECT_URI + "\t", REDIRECT_URI + "\x00",
+                                          REDIRECT_URI.replace("/retour", "/re\ntour"),
+                                          REDIRECT_URI + "é"])
+def test_redirect_uri_with_control_characters_is_an_error_page(signed_in_browser, issuer,
+                                                               partner, redirect_uri):
+    response = signed_in_browser.get(f"{issuer}/oidc/authorize", allow_redirects=False,
+                                     params=authorize_params(partner, redirect_uri=redirect_uri))
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert "invalid_request" in response.text
+
+
+@pytest.mark.parametrize(("response_type", "error"), [
+    ("code", "Missing 'redirect_uri'"), ("token", "unsupported_response_type")])
+def test_redirect_uri_is_required_even_with_one_registered(signed_in_browser, issuer, partner,
+                                                           response_type, error):
+    # OIDC Core §3.1.2.1: required. The partner registered exactly one, which Authlib would
+    # otherwise use, for the code and for an error alike.
+    params = authorize_params(partner, redirect_uri=None, response_type=response_type)
+    response = signed_in_browser.get(f"{issuer}/oidc/authorize", params=params,
+                                     allow_redirects=False)
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert error in html.unescape(response.text)
+
+
+@pytest.mark.parametrize("endpoint", ["token", "introspect", "revoke"])
+@pytest.mark.parametrize("header", [
+    b"Basic " + base64.b64encode(b"\xff\xfe:\xff"),          # not UTF-8
+    "Basic é:è".encode("latin-1"),                           # not base64, not ASCII
+    b"Basic ###",                                            # not base64
+    b"Basic " + base64.b64encode(b"sans-deux-points"),
+    b"Basic " + base64.b64encode(b"demo\x00portail:secret"),  # a NUL in the client_id
+    b"Basic " + base64.b64encode(b"x" * 5000 + b":secret"),
+])
+def test_malformed_basic_authorization_is_invalid_client(issuer, partner, endpoint, header):
+    response = requests.post(f"{issuer}/oidc/{endpoint}", headers={"Authorization": header},
+                             data={"grant_type": "client_credentials", "token": "x"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("endpoint", ["token", "introspect", "revoke"])
+def test_nul_in_client_id_is_refused_on_every_database(issuer, partner, endpoint):
+    response = requests.post(f"{issuer}/oidc/{endpoint}", data={
+        "grant_type": "client_credentials", "client_id": "demo\x00portail",
+        "client_secret": "secret", "token": "x"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+HOSTILE_VALUES = ["\x00", "a\x00b", "\t", "\r\n", "é", "\u202e", "%00", "'", '"\\', "x" * 5000]
+PROTOCOL_PARAMETERS = [
+    "client_id", "client_secret", "redirect_uri", "response_type", "response_mode", "scope",
+    "state", "nonce", "prompt", "max_age", "acr_values", "login_hint", "code_challenge",
+    "code_challenge_method", "grant_type", "code", "code_verifier", "refresh_token", "token",
+    "token_type_hint", "client_assertion", "client_assertion_type", "id_token_hint",
+    "post_logout_redirect_uri", "ui_locales", "page", "per_page"]
+
+
+def test_hostile_values_in_every_parameter_never_crash(signed_in_browser, issuer, partner):
+    auth = (partner.client_id, partner.client_secret)
+    base = {**authorize_params(partner), "grant_type": "authorization_code", "token": "x",
+            "code": "x"}
+    for name in PROTOCOL_PARAMETERS:
+        for value in HOSTILE_VALUES:
+            params = {**base, name: value}
+            for method, path in [("GET", "/oidc/authorize"), ("POST", "/oidc/token"),
+                                 ("POST", "/oidc/introspect"), ("POST", "/oidc/revoke"),
+                                 ("GET", "/oidc/logout"), ("POST", "/oidc/logout"),
+                                 ("GET", "/oidc/userinfo"), ("GET", "/api/v1/habilitations")]:
+                sent = {"params": params} if method == "GET" else {"data": params}
+                response = signed_in_browser.request(method, issuer + path, auth=auth,
+                                                     allow_redirects=False, **sent)
+                assert response.status_code < 500, (method, path, name, value)
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    ('{"grant_type": "client_credentials"}', "application/json"),
+    ("[1, 2]", "application/json"),
+    ("grant_type=client_credentials", "text/plain"),
+    ("<grant_type>client_credentials</grant_type>", "application/xml"),
+])
+def test_token_requests_must_be_forms(issuer, partner, body, content_type):
+    response = requests.post(f"{issuer}/oidc/token", data=body.encode(),
+                             headers={"Content-Type": content_type},
+                             auth=(partner.client_id, partner.client_secret))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_token_request_with_a_file_is_refused(issuer, partner):
+    response = requests.post(f"{issuer}/oidc/token", data={"grant_type": "client_credentials"},
+                             files={"scope": ("scope.txt", b"openid")},
+                             auth=(partner.client_id, partner.client_secret))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
+def client_token(issuer, partner, scope):
+    response = token_request(issuer, {"grant_type": "client_credentials", "scope": scope},
+                             (partner.client_id, partner.client_secret))
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+@pytest.mark.parametrize(("path", "scope"), [("/oidc/userinfo", "openid"),
+                                             ("/api/v1/habilitations", "habilitations")])
+def test_a_client_credentials_token_speaks_for_no_person(issuer, partner, path, scope):
+    # RFC 9068 §2.2: its sub is the client, not an account: RFC 6750 §3.1 invalid_token.
+    bearer = {"Authorization": f"Bearer {client_token(issuer, partner, scope)}"}
+    response = requests.get(issuer + path, headers=bearer)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999", "9" * 5000, "-1", "0", "1e9",
+                                    "0x10", " 1", "1_000", "+1"])
+def test_huge_or_odd_page_numbers_are_invalid_requests(flow, issuer, number):
+    token = flow.redeem(flow.authorize())
+    for name in ("page", "per_page"):
+        response = requests.get(f"{issuer}/api/v1/habilitations", params={name: number},
+                                headers={"Authorization": f"Bearer {token['access_token']}"})
+        assert response.status_code == 400, (name, number)
+        assert response.json()["error"] == "invalid_request"

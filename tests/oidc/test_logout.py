@@ -153,3 +153,25 @@ def test_signing_out_at_the_idp_tells_partners_too(issuer, browser, two_partners
     browser.post(f"{issuer}/deconnexion", data={"csrf_token": csrf_token(page.text)})
     _, tokens = receiver
     assert len(tokens) == 1
+
+
+def test_only_an_id_token_is_accepted_as_id_token_hint(issuer, browser, two_partners, demo):
+    first, _ = two_partners
+    flow = Flow(issuer, first, browser)
+    tokens = flow.redeem(flow.authorize())
+    sub = verify(tokens["id_token"], issuer)[1]["sub"]
+    with demo.test_request_context():
+        from idp.oidc.deps import logout_service
+
+        logout_token = logout_service().logout_token(first.client_id, sub, "sid")
+    # Signed by the IdP with the same keys, but an access token and a logout token are not
+    # ID tokens: an error page, no logout, no redirect.
+    for hint in (tokens["access_token"], logout_token):
+        response = browser.get(f"{issuer}/oidc/logout", params={
+            "id_token_hint": hint, "post_logout_redirect_uri": POST_LOGOUT},
+            allow_redirects=False)
+        assert response.status_code == 400 and "Location" not in response.headers
+        assert "is not an ID token" in html.unescape(response.text)
+        assert browser.get(f"{issuer}/compte", allow_redirects=False).status_code == 200
+    assert requests.get(f"{issuer}/oidc/userinfo", headers={
+        "Authorization": f"Bearer {tokens['access_token']}"}).status_code == 200

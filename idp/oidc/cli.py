@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from idp.oidc.clients import (
     AUTH_METHODS,
     SCOPES,
+    InsecureAddress,
     RegisteredClient,
     UnknownScope,
     UnknownService,
@@ -36,6 +37,8 @@ def describe(client: RegisteredClient, secret: str | None = None) -> dict:
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "services": sorted(client.services),
+        "widget_origins": list(client.widget_origins),
+        "exchange_audiences": list(client.exchange_audiences),
     }
     if secret:
         data["client_secret"] = secret
@@ -53,6 +56,12 @@ def describe(client: RegisteredClient, secret: str | None = None) -> dict:
 @click.option("--scope", "scopes", multiple=True, default=SCOPES, show_default=True,
               help="Portée que le site peut demander (une par option) ; les autres sont "
                    "refusées (invalid_scope).")
+@click.option("--widget-origin", "widget_origins", multiple=True,
+              help="Origine (https://hôte[:port]) d'une page qui peut afficher le widget de "
+                   "connexion ; http seulement en boucle locale.")
+@click.option("--may-exchange-for", "exchange_audiences", multiple=True,
+              help="client_id d'un partenaire pour lequel ce site peut échanger un jeton "
+                   "(RFC 8693).")
 @click.option("--public", is_flag=True, help="Client sans secret (PKCE obligatoire).")
 @click.option("--auth-method", type=click.Choice([m for m in AUTH_METHODS if m != "none"]),
               default="client_secret_basic", show_default=True)
@@ -60,8 +69,8 @@ def describe(client: RegisteredClient, secret: str | None = None) -> dict:
               show_default=True)
 @click.option("--jwks-file", type=click.File(), help="Clés publiques (private_key_jwt).")
 def create_client(name, redirect_uris, post_logout_uris, backchannel_logout_uri,
-                  initiate_login_uri, services, scopes, public, auth_method, id_token_alg,
-                  jwks_file):
+                  initiate_login_uri, services, scopes, widget_origins, exchange_audiences,
+                  public, auth_method, id_token_alg, jwks_file):
     """Enregistre un site partenaire et affiche sa fiche JSON (secret montré une seule fois)."""
     jwks = json.load(jwks_file) if jwks_file else None
     if auth_method == "private_key_jwt" and not jwks:
@@ -71,11 +80,15 @@ def create_client(name, redirect_uris, post_logout_uris, backchannel_logout_uri,
             name, list(redirect_uris), post_logout_redirect_uris=post_logout_uris,
             backchannel_logout_uri=backchannel_logout_uri,
             initiate_login_uri=initiate_login_uri, services=services, public=public,
-            auth_method=auth_method, id_token_alg=id_token_alg, jwks=jwks, scopes=scopes)
+            auth_method=auth_method, id_token_alg=id_token_alg, jwks=jwks, scopes=scopes,
+            widget_origins=widget_origins, exchange_audiences=exchange_audiences)
     except UnknownService as exc:
         raise click.UsageError(f"service inconnu : {exc}") from exc
     except UnknownScope as exc:
         raise click.UsageError(f"portée inconnue : {exc}") from exc
+    except InsecureAddress as exc:
+        raise click.UsageError(f"adresse refusée (https obligatoire, http seulement en "
+                               f"boucle locale ; une origine sans chemin) : {exc}") from exc
     click.echo(json.dumps(describe(client, secret), ensure_ascii=False, indent=2))
 
 

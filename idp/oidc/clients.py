@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
 from sqlalchemy import select
@@ -43,7 +44,10 @@ class RegisteredClient(ClientMixin):
     token_endpoint_auth_method: str
     id_token_signed_response_alg: str
     services: frozenset[str]
+    widget_origins: tuple[str, ...] = ()
+    exchange_audiences: tuple[str, ...] = ()
     jwks: dict | None = field(default=None, hash=False, compare=False)
+    theme: dict = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_row(cls, row: OAuthClient) -> RegisteredClient:
@@ -57,6 +61,8 @@ class RegisteredClient(ClientMixin):
             scope=row.scope, token_endpoint_auth_method=row.token_endpoint_auth_method,
             id_token_signed_response_alg=row.id_token_signed_response_alg,
             services=frozenset(s.code for s in row.services), jwks=row.jwks,
+            widget_origins=tuple(row.widget_origins or ()),
+            exchange_audiences=tuple(row.exchange_audiences or ()), theme=row.theme or {},
         )
 
     @property
@@ -112,6 +118,27 @@ class UnknownScope(ValueError):
     """A scope that is not one of ``SCOPES``."""
 
 
+class InsecureAddress(ValueError):
+    """An address a partner gives must be https (http only on the loopback, for tests and
+    local demos); an origin is scheme, host and port, nothing more."""
+
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+
+def check_https(url: str, *, origin_only: bool = False) -> str:
+    """``url`` if it is https (or http on the loopback); raise InsecureAddress otherwise."""
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise InsecureAddress(url)
+    if not parts.hostname or parts.username or parts.fragment:
+        raise InsecureAddress(url)
+    if origin_only and (parts.path not in ("", "/") or parts.query):
+        raise InsecureAddress(url)
+    return f"{parts.scheme}://{parts.netloc}" if origin_only else url
+
+
 class ClientRegistry:
     """Creates, lists and deletes partners; finds them through a per-process cache."""
 
@@ -139,12 +166,18 @@ class ClientRegistry:
                backchannel_logout_uri=None, initiate_login_uri=None, services=(),
                public=False, auth_method="client_secret_basic",
                id_token_alg="RS256", jwks=None, client_id=None, secret=None,
-               scopes=SCOPES) -> tuple[RegisteredClient, str | None]:
+               scopes=SCOPES, widget_origins=(), exchange_audiences=(),
+               theme=None) -> tuple[RegisteredClient, str | None]:
         """Register a partner; return it and its secret (shown once, stored hashed).
 
-        ``scopes`` are those it may ask for (all by default). ``client_id`` and ``secret``
-        are drawn at random unless given (demo data only).
+        ``scopes`` are those it may ask for (all by default); ``widget_origins`` the pages
+        that may frame the sign-in widget; ``exchange_audiences`` the partners it may ask
+        tokens for (token exchange). ``client_id`` and ``secret`` are drawn at random unless
+        given (demo data only). Raises UnknownService, UnknownScope, InsecureAddress.
         """
+        widget_origins = [check_https(o, origin_only=True) for o in widget_origins]
+        if initiate_login_uri:
+            check_https(initiate_login_uri)
         if public:
             auth_method = "none"
         if auth_method not in AUTH_METHODS:
@@ -164,6 +197,8 @@ class ClientRegistry:
         grant_types = ["authorization_code", "refresh_token"]
         if not public:
             grant_types.append("client_credentials")
+            if exchange_audiences:
+                grant_types.append(TOKEN_EXCHANGE)
         row = OAuthClient(
             client_id=client_id or secrets.token_urlsafe(18), name=name,
             client_secret_digest=secret_digest(secret) if secret else None,
@@ -171,10 +206,11 @@ class ClientRegistry:
             post_logout_redirect_uris=list(post_logout_redirect_uris),
             backchannel_logout_uri=backchannel_logout_uri,
             initiate_login_uri=initiate_login_uri,
-            widget_origins=[], grant_types=grant_types, response_types=["code"],
+            widget_origins=widget_origins, exchange_audiences=list(exchange_audiences),
+            grant_types=grant_types, response_types=["code"],
             scope=" ".join(s for s in SCOPES if s in scopes),
             token_endpoint_auth_method=auth_method,
-            id_token_signed_response_alg=id_token_alg, jwks=jwks, theme={},
+            id_token_signed_response_alg=id_token_alg, jwks=jwks, theme=theme or {},
             services=list(catalogue.values()),
         )
         self._session.add(row)

@@ -36,6 +36,9 @@ class OAuthClient(db.Model):
     initiate_login_uri: Mapped[str | None] = mapped_column(String(500))
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
     widget_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The partners (client_ids) this one may ask tokens for by token exchange (RFC 8693).
+    exchange_audiences: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                          server_default="[]")
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     scope: Mapped[str] = mapped_column(Text, default="openid")

@@ -90,21 +90,33 @@ GRANTED_BY = {"Karim": "Sophie", "Élodie": "Sophie", "Julie": "Marc"}
 
 @dataclass(frozen=True)
 class DemoPartner:
-    """A demo partner site and its credentials (fixed, for local use only)."""
+    """A demo partner site (``clients/``) and its credentials (fixed, for local use only).
+
+    Its addresses follow from ``site``: ``/callback``, ``/initier`` (third-party-initiated
+    login), ``/backchannel-logout``, and the site's origin itself when it shows the widget.
+    """
 
     client_id: str
     client_secret: str
     name: str
-    redirect_uri: str
-    post_logout_redirect_uri: str
+    site: str
     services: tuple[str, ...]
+    widget: bool = False
+    exchange_audiences: tuple[str, ...] = ()
+
+    @property
+    def redirect_uri(self) -> str:
+        """Where the code comes back after a redirect."""
+        return f"{self.site}/callback"
 
 
+# On 127.0.0.1 while the IdP is on localhost: two different sites, as in production.
 PARTNERS = [
     DemoPartner("demo-portail-dsn", "demo-secret-portail-dsn-2026", "Portail DSN (démo)",
-                "http://localhost:5001/callback", "http://localhost:5001/", ("DSN", "DUCS")),
+                "http://127.0.0.1:5001", ("DSN", "DUCS")),
     DemoPartner("demo-compte-atmp", "demo-secret-compte-atmp-2026", "Compte AT/MP (démo)",
-                "http://localhost:5002/callback", "http://localhost:5002/", ("ATMP", "PPREV")),
+                "http://127.0.0.1:5002", ("ATMP", "PPREV"), widget=True,
+                exchange_audiences=("demo-portail-dsn",)),
 ]
 
 
@@ -139,8 +151,13 @@ class DemoLoader:
         for partner in PARTNERS:
             self._registry.delete(partner.client_id)  # re-created as described here
             self._registry.create(
-                partner.name, [partner.redirect_uri],
-                post_logout_redirect_uris=[partner.post_logout_redirect_uri],
+                partner.name,
+                [partner.redirect_uri, *([partner.site] if partner.widget else [])],
+                post_logout_redirect_uris=[f"{partner.site}/"],
+                backchannel_logout_uri=f"{partner.site}/backchannel-logout",
+                initiate_login_uri=f"{partner.site}/initier",
+                widget_origins=[partner.site] if partner.widget else [],
+                exchange_audiences=partner.exchange_audiences,
                 services=partner.services, client_id=partner.client_id,
                 secret=partner.client_secret)
 
@@ -225,4 +242,5 @@ def load_catalogue(session: Session) -> None:
 def as_json(people: list[DemoPerson]) -> dict:
     """The demo credentials, for scripts."""
     return {"accounts": [asdict(person) for person in people],
-            "partners": [asdict(partner) for partner in PARTNERS]}
+            "partners": [{**asdict(partner), "redirect_uri": partner.redirect_uri}
+                         for partner in PARTNERS]}

@@ -38,7 +38,7 @@ FOCUSED = ["\x00", "１２３４５６", "²", "99999999999999999999", "A" * 500
 PLAUSIBLE = {
     "siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
     "password": "Camions2026", "email": "sophie@example.fr", "code": "123456",
-    "client_id": "demo-portail-dsn", "redirect_uri": "http://localhost:5001/callback",
+    "client_id": "demo-portail-dsn", "redirect_uri": "http://127.0.0.1:5001/callback",
     "response_type": "code", "scope": "openid profile siret habilitations", "state": "s",
     "nonce": "n", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
     "code_challenge_method": "S256", "grant_type": "client_credentials",

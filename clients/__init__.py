@@ -1,0 +1,1 @@
+"""Two demo partner sites that use the Net-entreprises identity the ways partners do."""

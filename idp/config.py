@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 # Floors from OWASP's password storage cheat sheet for argon2id (m=19 MiB, t=2, p=1):
-# DESIGN.md §7 promises never to go below them, whatever the configuration says.
+# docs/architecture.md §7 promises never to go below them, whatever the configuration says.
 ARGON2_MIN_MEMORY_KIB = 19 * 1024
 ARGON2_MIN_TIME_COST = 2
 

@@ -1,6 +1,6 @@
 """The one door to ephemeral shared state: Redis in production, in-process when embedded.
 
-Sessions, throttling counters and one-time values live here (DESIGN.md §6). Every value
+Sessions, throttling counters and one-time values live here (docs/architecture.md §6). Every value
 expires; losing the store costs users a new sign-in, nothing more.
 """
 

@@ -1,4 +1,4 @@
-"""Services, subscriptions, habilitations and portfolios (DESIGN.md §3).
+"""Services, subscriptions, habilitations and portfolios (docs/architecture.md §3).
 
 Habilitations are the big table (~400 million effective rights in the real service): a row
 grants rights on one SIRET, on a whole SIREN ("all establishments, now and future") or on a

@@ -1,4 +1,5 @@
-"""The habilitation rules: the check, the listing tokens carry, and the writes (DESIGN.md §3).
+"""The habilitation rules: the check, the listing tokens carry, and the writes
+(docs/architecture.md §3).
 
 A right reaches SIRET X for service S through a habilitation of the account on
   * X itself;

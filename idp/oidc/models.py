@@ -28,7 +28,8 @@ class OAuthClient(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
-    # SHA-256 of a high-entropy secret (DESIGN.md §6): argon2 would slow every token call.
+    # SHA-256 of a high-entropy secret (docs/architecture.md §6): argon2 would slow every
+    # token call.
     client_secret_digest: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)

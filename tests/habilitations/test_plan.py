@@ -1,4 +1,4 @@
-"""The check is index lookups, never a scan (DESIGN.md §6: « one indexed query »).
+"""The check is index lookups, never a scan (docs/architecture.md §6: « one indexed query »).
 
 On PostgreSQL the habilitations table is filled with 100,000+ rows (with thousands of
 portfolios, clients and declarant links, so the planner has real choices), analysed, and

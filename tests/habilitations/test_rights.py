@@ -1,4 +1,4 @@
-"""The habilitation check on every case of the demo data (DESIGN.md §3)."""
+"""The habilitation check on every case of the demo data (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -233,7 +233,7 @@ def upgrade():
     _make_audit_append_only()
 
 
-# The security journal is append-only (DESIGN.md §7): the database itself refuses UPDATE and
+# The security journal is append-only (docs/architecture.md §7): the database itself refuses UPDATE and
 # DELETE, so neither a bug nor a stolen application account can rewrite history.
 def _make_audit_append_only():
     if op.get_bind().dialect.name == "postgresql":

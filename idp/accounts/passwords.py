@@ -35,7 +35,8 @@ class PasswordHasher:
     @cached_property
     def _dummy_hash(self) -> str:
         # Verified when the account is unknown, so that an unknown account and a wrong
-        # password take the same time (no account enumeration by timing, DESIGN.md §7).
+        # password take the same time (no account enumeration by timing, see
+        # docs/architecture.md §7).
         return self._argon2.hash("compte-inconnu")
 
     def burn_unknown_account(self, password: str) -> None:

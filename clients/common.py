@@ -37,7 +37,10 @@ def create_partner_app(import_name: str, settings: dict) -> Flask:
     app.jinja_loader.searchpath.append(str(TEMPLATES))
     app.config.update(settings)
     app.secret_key = settings.get("SECRET_KEY") or secrets.token_hex(32)
-    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True)
+    # Cookies ignore ports: two sites on one host (the demo's 127.0.0.1:5001 and :5002) need
+    # a cookie name each, or they would read each other's session.
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_NAME=f"session-{settings['CLIENT_ID']}")
     oauth = OAuth(app)
     oauth.register(
         "netentreprises", client_id=settings["CLIENT_ID"],

@@ -65,10 +65,12 @@ def _register_blueprints(app: Flask) -> None:
     from idp.accounts.security_views import bp as security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.admin.views import bp as admin_bp
+    from idp.interop import views as interop_views
     from idp.oidc import server as oidc_server
     from idp.oidc import signals as oidc_signals
     from idp.oidc.views import bp as oidc_bp
     from idp.registration.views import bp as registration_bp
+    from idp.widget.views import bp as widget_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(security_bp)
@@ -78,3 +80,5 @@ def _register_blueprints(app: Flask) -> None:
     oidc_server.init_app(app)
     oidc_signals.init_app(app)
     app.register_blueprint(oidc_bp)
+    interop_views.init_app(app)  # its blueprint and the « Vos services » panel
+    app.register_blueprint(widget_bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, request
@@ -9,6 +10,36 @@ from flask_babel import get_locale
 
 from idp.audit.service import Origin
 from idp.extensions import LANGUAGE_COOKIE
+
+DEFAULT_POLICY = ("default-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+                  "base-uri 'none'")
+# What a Content-Security-Policy source (or a postMessage target) may say of a partner's
+# origin: scheme, host, port — nothing that could end the directive or widen it.
+CSP_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+def csp_origins(origins) -> list[str]:
+    """The ``origins`` that can be written into a policy as they are (the registry checks
+    partners' addresses at registration; this is the net under it)."""
+    return [origin for origin in origins if origin and CSP_ORIGIN.fullmatch(origin)]
+
+
+def default_policy_with_form_action(origins) -> str:
+    """The site-wide policy, whose ``form-action`` also names ``origins``: browsers check
+    every redirect that follows a form submission against the submitting page's
+    ``form-action`` (CSP Level 3), so a form whose answer ends at a partner names it."""
+    extra = " ".join(csp_origins(origins))
+    return DEFAULT_POLICY.replace("form-action 'self'", f"form-action 'self' {extra}".rstrip())
+
+
+def frame_ancestors(policy: str) -> str | None:
+    """The sources of a Content-Security-Policy's ``frame-ancestors`` directive, or None
+    when it has none."""
+    for directive in policy.split(";"):
+        name, _, sources = directive.strip().partition(" ")
+        if name.lower() == "frame-ancestors":
+            return sources.strip()
+    return None
 
 
 def is_local_path(target: str | None) -> bool:
@@ -33,12 +64,13 @@ def init_app(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        # No page may be framed unless a view says otherwise (the widget will, per partner).
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        )
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        # No page may be framed unless a view says otherwise: the widget's framed pages
+        # send their own policy, whose frame-ancestors names the partner's registered
+        # origins; those alone go without X-Frame-Options (which cannot name an origin, and
+        # whose DENY would forbid what the policy allows in browsers that read both).
+        policy = response.headers.setdefault("Content-Security-Policy", DEFAULT_POLICY)
+        if frame_ancestors(policy) in (None, "'none'"):
+            response.headers.setdefault("X-Frame-Options", "DENY")
         if request.path != "/static" and not request.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -285,9 +285,10 @@ def demo(app):
 
 
 @contextmanager
-def serve(app):
-    """Serve ``app`` over real HTTP on its issuer's loopback port, in a thread."""
-    base = app.config["ISSUER"]
+def serve(app, base: str | None = None):
+    """Serve ``app`` over real HTTP on the loopback port of ``base`` (by default the IdP's
+    issuer), in a thread; yields ``base``."""
+    base = base or app.config["ISSUER"]
     http = make_server("127.0.0.1", int(base.rsplit(":", 1)[1]), app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from idp.accounts.deps import authentication_service, second_step
@@ -17,12 +17,11 @@ from idp.accounts.login import (
     start_second_step,
 )
 from idp.accounts.lookup import usable_account
-from idp.accounts.messages import wait_message
+from idp.accounts.messages import SIGN_IN_REFUSALS, sign_in_refusal, wait_message
 from idp.accounts.second_factor import WrongSecondFactor
-from idp.accounts.service import AccountLocked, EmailNotVerified, InvalidCredentials
 from idp.accounts.throttling import TooManyFailedLogins
 from idp.extensions import db
-from idp.web import is_local_path, request_origin
+from idp.web import default_policy_with_form_action, is_local_path, request_origin
 
 bp = Blueprint("accounts", __name__)
 
@@ -46,20 +45,8 @@ def login():
     if form.validate_on_submit():
         try:
             account = authentication_service().authenticate(form.credentials(), request_origin())
-        except TooManyFailedLogins as exc:
-            error, status = wait_message(exc.resets_in), 429
-        except InvalidCredentials as exc:
-            error, status = _("Les informations saisies ne permettent pas de vous identifier. "
-                              "Vérifiez le SIRET, le nom, le prénom et le mot de passe."), 401
-            if exc.resets_in:
-                error = f"{error} {wait_message(exc.resets_in)}"
-        except AccountLocked:
-            error, status = _("Votre compte est bloqué. "
-                              "Contactez l'administrateur de votre entreprise."), 403
-        except EmailNotVerified:
-            error, status = _("Votre adresse électronique n'a pas encore été validée : "
-                              "cliquez sur le lien reçu par courriel pour activer votre "
-                              "compte."), 403
+        except SIGN_IN_REFUSALS as refusal:
+            error, status = sign_in_refusal(refusal)
         else:
             if account.totp_secret:
                 return start_second_step(account, next_url)
@@ -112,6 +99,49 @@ def logout():
 @bp.get("/compte")
 @login_required
 def account():
-    """« Votre compte »: who is signed in, for which establishment, with which role."""
-    return render_template("accounts/account.html", account=current_account(),
-                           logout_form=ButtonForm())
+    """« Votre compte »: who is signed in, for which establishment, with which role, and
+    the panels higher layers add (see ``account_panels``)."""
+    account = current_account()
+    return render_template("accounts/account.html", account=account,
+                           panels=account_panels(account), logout_form=ButtonForm())
+
+
+ACCOUNT_PANELS = "idp_account_panels"
+SIGN_IN_DESTINATIONS = "idp_sign_in_destinations"
+
+
+@bp.after_request
+def let_the_sign_in_reach_its_destination(response):
+    """Browsers check every redirect that follows a form submission against the submitting
+    page's ``form-action`` (CSP Level 3), and the site-wide policy says ``'self'``: « Vous
+    connecter » and the code step, whose ``next`` ends at a partner (an authorization request
+    answered at its redirect URI, a navigation to its ``initiate_login_uri``), name that
+    partner's origin too. Higher layers say where a ``next`` ends, without accounts importing
+    them: ``app.extensions["idp_sign_in_destinations"]`` lists callables taking the local
+    ``next`` and returning the origin it reaches, or None."""
+    if request.endpoint not in ("accounts.login", "accounts.second_step") \
+            or 300 <= response.status_code < 400:
+        return response
+    if request.endpoint == "accounts.login":
+        next_url = request.values.get("next", "")
+    else:
+        pending = pending_second_step()
+        next_url = (pending[1].get("next") or "") if pending else ""
+    if is_local_path(next_url):
+        origins = [found for destination in current_app.extensions.get(SIGN_IN_DESTINATIONS, ())
+                   if (found := destination(next_url))]
+        if origins:
+            response.headers["Content-Security-Policy"] = default_policy_with_form_action(
+                origins)
+    return response
+
+
+def account_panels(account) -> list:
+    """The extra sections of « Votre compte », contributed without accounts importing their
+    packages: ``app.extensions["idp_account_panels"]`` is a list of callables, each taking
+    the signed-in ``Account`` and returning its section's HTML as ``markupsafe.Markup`` (a
+    plain string is escaped, shown as text) or None to show nothing. A package registers one
+    at start-up with ``app.extensions.setdefault("idp_account_panels", []).append(panel)``;
+    they are shown in that order, after « Vos informations »."""
+    panels = current_app.extensions.get(ACCOUNT_PANELS, ())
+    return [html for panel in panels if (html := panel(account))]

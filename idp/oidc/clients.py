@@ -124,6 +124,8 @@ class InsecureAddress(ValueError):
 
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+MAX_URL_LENGTH = 2048
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def check_https(url: str, *, origin_only: bool = False) -> str:
@@ -200,7 +202,8 @@ class ClientRegistry:
             if exchange_audiences:
                 grant_types.append(TOKEN_EXCHANGE)
         row = OAuthClient(
-            client_id=client_id or secrets.token_urlsafe(18), name=name,
+            # Hex: a random id never starts with « - », which commands would take for an option.
+            client_id=client_id or secrets.token_hex(16), name=name,
             client_secret_digest=secret_digest(secret) if secret else None,
             redirect_uris=list(redirect_uris),
             post_logout_redirect_uris=list(post_logout_redirect_uris),
@@ -231,3 +234,41 @@ class ClientRegistry:
         self._session.commit()
         self._cache.pop(client_id, None)
         return True
+
+
+# --- which partner owns a web address ----------------------------------------------------
+
+def origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL (lower case, default port left
+    out), or None for anything else: another scheme (``javascript:``, ``data:``…), no host,
+    user information (``https://a@b``), spaces, control characters, backslashes (browsers
+    read ``\\`` as ``/``), non-ASCII (hosts come in punycode), more than 2,048 characters."""
+    if not url or len(url) > MAX_URL_LENGTH or not url.isascii():
+        return None
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    shown_port = f":{port}" if port is not None and port != DEFAULT_PORTS[parts.scheme] else ""
+    return f"{parts.scheme}://{host}{shown_port}"
+
+
+def partner_origins(partner: RegisteredClient) -> set[str]:
+    """The origins a partner owns: those of its ``initiate_login_uri`` and ``redirect_uris``
+    (http and https only; an app's own scheme owns nothing)."""
+    found = {origin(u) for u in (partner.initiate_login_uri, *partner.redirect_uris) if u}
+    found.discard(None)
+    return found
+
+
+def owns(partner: RegisteredClient, url: str) -> bool:
+    """Whether ``url`` is a page of ``partner``: same origin as its ``initiate_login_uri`` or
+    one of its ``redirect_uris``."""
+    target = origin(url)
+    return target is not None and target in partner_origins(partner)

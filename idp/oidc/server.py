@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import secrets
 import time
 from typing import NoReturn
@@ -47,8 +46,10 @@ from idp.oidc.deps import (
     token_issuer,
 )
 from idp.oidc.keys import KeyRing
+from idp.oidc.token_exchange import TokenExchangeGrant
 from idp.oidc.tokens import AuthorizationCode, LoginContext
-from idp.web import request_origin
+from idp.oidc.web_message import web_message_origin, web_message_response
+from idp.web import CSP_ORIGIN, request_origin
 
 # --- tokens -----------------------------------------------------------------------------
 
@@ -108,10 +109,7 @@ def authenticate_client_secret_basic(query_client, request):
 # --- grants -----------------------------------------------------------------------------
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-RESPONSE_MODES = ["query", "form_post"]
-# What a Content-Security-Policy source may say of a partner's origin, and nothing more.
-CSP_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
-
+RESPONSE_MODES = ["query", "form_post", "web_message"]
 
 class PartnerScopes:
     """RFC 6749 §3.3: a scope outside the partner's registered set (unknown scopes never are
@@ -146,8 +144,11 @@ class AuthorizationCodeGrant(PartnerScopes, grants.AuthorizationCodeGrant):
         mode = self.request.payload.data.get("response_mode")
         # RFC 6749 §4.1.2.1: the redirect_uri is trusted now, so the error goes back to the
         # partner (by query: the mode it asked for is the problem).
+        # web_message only for a redirect_uri that is one of the partner's widget origins.
         if mode is not None and (mode not in RESPONSE_MODES or (
-                mode == "form_post" and form_post_origin(redirect_uri) is None)):
+                mode == "form_post" and form_post_origin(redirect_uri) is None) or (
+                mode == "web_message"
+                and web_message_origin(self.request.client, redirect_uri) is None)):
             raise InvalidRequestError("Unsupported 'response_mode'.", redirect_uri=redirect_uri,
                                       state=self.request.payload.state)
         return redirect_uri
@@ -160,7 +161,7 @@ class AuthorizationCodeGrant(PartnerScopes, grants.AuthorizationCodeGrant):
         params = [("code", code)]
         if self.request.payload.state:
             params.append(("state", self.request.payload.state))
-        return authorization_response(redirect_uri, params)
+        return authorization_response(redirect_uri, params, self.request)
 
     def save_authorization_code(self, code, request):
         login: LoginContext = request.user
@@ -324,7 +325,7 @@ class IdPAuthorizationServer(AuthorizationServer):
     def handle_error_response(self, request, error):
         if getattr(error, "redirect_uri", None):  # set once the redirect_uri is trusted
             return self.handle_response(*authorization_response(error.redirect_uri,
-                                                                error.get_body()))
+                                                                error.get_body(), request))
         return super().handle_error_response(request, error)
 
     def create_token_response(self, request=None):
@@ -350,14 +351,31 @@ def form_post_origin(redirect_uri: str) -> str | None:
     return origin if CSP_ORIGIN.fullmatch(origin) else None
 
 
-def authorization_response(redirect_uri: str, params: list[tuple[str, str]]):
+def authorization_response(redirect_uri: str, params: list[tuple[str, str]], request=None):
     """An authorization response, a code or an error, as ``(status, body, headers)``: a
     redirect with the parameters in the query (RFC 6749 §4.1.2), or with
     ``response_mode=form_post`` a page whose form the browser posts to the partner (OAuth 2.0
-    Form Post Response Mode §2); ``iss`` is added either way (RFC 9207 §2)."""
+    Form Post Response Mode §2), or with ``response_mode=web_message`` a page that posts them
+    to the partner's widget origin (``idp.oidc.web_message``); ``iss`` is added either way
+    (RFC 9207 §2). ``request`` is the Authlib request answered (the widget's is not the
+    current HTTP request), or None for the current HTTP request."""
     params = [*params, ("iss", config("ISSUER"))]
+    if request is not None:
+        mode = request.payload.data.get("response_mode")
+        client = request.client or client_registry().find(request.payload.client_id)
+    else:
+        mode = flask_request.values.get("response_mode")
+        client = None
+    if mode == "web_message":
+        # Only to one of the partner's widget origins; otherwise (the mode is the problem,
+        # see validate_authorization_request) the answer goes by query.
+        if client is None:
+            client = client_registry().find(flask_request.values.get("client_id"))
+        target = web_message_origin(client, redirect_uri)
+        if target is not None:
+            return web_message_response(target, params)
     origin = form_post_origin(redirect_uri)
-    if flask_request.values.get("response_mode") != "form_post" or origin is None:
+    if mode != "form_post" or origin is None:
         return 302, "", [("Location", add_params_to_uri(redirect_uri, params))]
     nonce = secrets.token_urlsafe(16)
     body = render_template("oidc/form_post.html", action=redirect_uri, fields=params,
@@ -521,6 +539,7 @@ def init_app(app: Flask) -> None:
                                  S256CodeChallenge(required=True)])
     authorization_server.register_grant(RefreshTokenGrant)
     authorization_server.register_grant(ClientCredentialsGrant)
+    authorization_server.register_grant(TokenExchangeGrant)
     authorization_server.register_client_auth_method(
         "client_secret_basic", authenticate_client_secret_basic)
     authorization_server.register_client_auth_method(

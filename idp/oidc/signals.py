@@ -1,12 +1,17 @@
-"""What the OIDC layer does when the accounts layer signals an event (accounts never
-imports oidc: it sends, we listen)."""
+"""How the OIDC layer plugs into what accounts offers, without accounts importing it: it
+listens to sign-outs (back-channel logout) and says where a sign-in continues (so the
+sign-in page may send the browser on to the partner's redirect URI)."""
 
 from __future__ import annotations
 
-from flask import Flask
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Flask, url_for
 
 from idp.accounts.login import session_ended
-from idp.oidc.deps import logout_service
+from idp.accounts.views import SIGN_IN_DESTINATIONS
+from idp.oidc.clients import origin
+from idp.oidc.deps import client_registry, logout_service
 
 
 def end_partner_sessions(app: Flask, account_id, sid: str | None,
@@ -15,6 +20,22 @@ def end_partner_sessions(app: Flask, account_id, sid: str | None,
     logout_service().end_session(account_id, sid)
 
 
+def authorization_destination(next_url: str) -> str | None:
+    """The origin a sign-in continuing to an authorization request ends at: the request's
+    redirect URI, when it is one the partner registered (the grant checks it again)."""
+    parts = urlsplit(next_url)
+    if parts.path != url_for("oidc.authorize"):
+        return None
+    args = dict(parse_qsl(parts.query))
+    client = client_registry().find(args.get("client_id"))
+    redirect_uri = args.get("redirect_uri")
+    if client is None or not client.check_redirect_uri(redirect_uri):
+        return None
+    return origin(redirect_uri)
+
+
 def init_app(app: Flask) -> None:
-    """Listen to ``app``'s sign-outs (module-level receiver: blinker keeps a weak reference)."""
+    """Listen to ``app``'s sign-outs (module-level receiver: blinker keeps a weak reference)
+    and tell the sign-in pages where an authorization request continues."""
     session_ended.connect(end_partner_sessions, sender=app)
+    app.extensions.setdefault(SIGN_IN_DESTINATIONS, []).append(authorization_destination)

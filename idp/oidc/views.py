@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     current_app,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -35,10 +36,10 @@ from idp.accounts.login import (
 from idp.accounts.lookup import usable_account
 from idp.extensions import app_clock, csrf, db
 from idp.oidc import server as oidc
-from idp.oidc.clients import SCOPES
+from idp.oidc.clients import SCOPES, TOKEN_EXCHANGE, origin
 from idp.oidc.deps import authorization_recorder, claims_builder, client_registry, keyring
 from idp.oidc.tokens import LoginContext
-from idp.web import request_origin
+from idp.web import default_policy_with_form_action, request_origin
 
 bp = Blueprint("oidc", __name__)
 PAGE_SIZE = 500
@@ -112,7 +113,8 @@ def discovery():
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": oidc.RESPONSE_MODES,
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                  TOKEN_EXCHANGE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": [*oidc.CLIENT_AUTH_METHODS, "none"],
@@ -236,8 +238,12 @@ def end_session():
     hinted_sub = (logout.id_token_claims or {}).get("sub")
     confirmed = request.method == "POST" and _valid_csrf(request.form.get("csrf_token"))
     if login is not None and logout.needs_confirmation and not confirmed:
-        return render_template("oidc/confirm_logout.html", client=logout.client,
-                               form_fields=request.values.to_dict())
+        page = make_response(render_template("oidc/confirm_logout.html", client=logout.client,
+                                             form_fields=request.values.to_dict()))
+        if logout.redirect_uri:  # registered, checked by Authlib: the form's answer ends there
+            page.headers["Content-Security-Policy"] = default_policy_with_form_action(
+                [origin(logout.redirect_uri)])
+        return page
     if login is not None and hinted_sub in (None, str(login.account.id)):
         sign_out(request_origin(),
                  initiated_by=logout.client.client_id if logout.client else None)

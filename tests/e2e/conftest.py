@@ -8,7 +8,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import free_port, serve
+from tests.oidc import conftest as oidc_fixtures
+
+# The live IdP of the OIDC tests: an issuer on a loopback port, the demo served there.
+settings = oidc_fixtures.settings
+issuer = oidc_fixtures.issuer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -16,20 +20,6 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
-
-
-@pytest.fixture
-def settings(settings):
-    """The IdP's issuer is the loopback address it will be served on."""
-    settings["ISSUER"] = f"http://127.0.0.1:{free_port()}"
-    return settings
-
-
-@pytest.fixture
-def issuer(demo):
-    """The demo IdP over real HTTP."""
-    with serve(demo) as base:
-        yield base
 
 
 @pytest.fixture(scope="session")

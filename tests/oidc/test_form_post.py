@@ -75,7 +75,7 @@ def policy(response) -> dict[str, str]:
 
 def test_discovery_announces_form_post(issuer):
     metadata = requests.get(f"{issuer}/.well-known/openid-configuration").json()
-    assert metadata["response_modes_supported"] == ["query", "form_post"]
+    assert metadata["response_modes_supported"] == ["query", "form_post", "web_message"]
 
 
 def test_code_comes_back_by_a_form_the_browser_posts(issuer, posting_partner, browser,
@@ -117,6 +117,7 @@ def test_errors_come_back_by_form_post_too(issuer, posting_partner, browser, par
     assert fields["state"] == flow.state and fields["iss"] == issuer
 
 
+# web_message is known, but only for a partner's widget origins (tests/widget).
 @pytest.mark.parametrize("mode", ["fragment", "web_message", "jwt", "", "FORM_POST"])
 def test_unknown_response_mode_is_an_invalid_request(issuer, partner, browser, mode):
     Flow(issuer, partner, browser).authorize()

@@ -1,0 +1,55 @@
+// The widget's framed pages: tell the partner's loader that the page is ready and how tall
+// it is, hand it the page's message (interaction_required), put the focus where a person
+// expects it after a submission, and send each form once (its token is single-use).
+// Every message goes to the partner's registered origin only, never "*".
+(function () {
+  "use strict";
+  var node = document.getElementById("widget-donnees");
+  if (!node) { return; }
+  var data = JSON.parse(node.textContent);
+  var framed = window.parent !== window;
+
+  function post(message) {
+    if (!framed) { return; }
+    message.state = data.state;
+    window.parent.postMessage(message, data.origin);
+  }
+
+  var lastHeight = 0;
+  function resize() {
+    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (height !== lastHeight) {
+      lastHeight = height;
+      post({type: "resize", height: height});
+    }
+  }
+
+  post({type: "ready"});
+  resize();
+  if (window.ResizeObserver) {
+    new ResizeObserver(resize).observe(document.body);
+  } else {
+    window.addEventListener("resize", resize);
+  }
+  if (data.message) {
+    post(data.message);
+  }
+
+  // Never on the first page: the person is reading the partner's page, not typing here yet.
+  if (data.focus) {
+    var target = document.getElementById(data.focus);
+    if (target) { target.focus(); }
+  }
+
+  var status = document.getElementById("statut");
+  Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("data-sent")) {
+        event.preventDefault();  // a second post of the same token would only fail
+        return;
+      }
+      form.setAttribute("data-sent", "1");
+      if (status) { status.textContent = status.getAttribute("data-pending"); }
+    });
+  });
+})();

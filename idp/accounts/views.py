@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
 
 from idp.accounts.deps import authentication_service, second_step
 from idp.accounts.forms import ButtonForm, CodeForm, LoginForm
@@ -123,7 +124,10 @@ def let_the_sign_in_reach_its_destination(response):
             or 300 <= response.status_code < 400:
         return response
     if request.endpoint == "accounts.login":
-        next_url = request.values.get("next", "")
+        try:
+            next_url = request.values.get("next", "")
+        except HTTPException:  # a body refused (too large): the page it gets has no form
+            return response
     else:
         pending = pending_second_step()
         next_url = (pending[1].get("next") or "") if pending else ""

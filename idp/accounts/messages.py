@@ -7,11 +7,14 @@ from datetime import timedelta
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
+from idp.accounts.second_factor import WrongSecondFactor
 from idp.accounts.service import AccountLocked, EmailNotVerified, InvalidCredentials
 from idp.accounts.throttling import TooManyFailedLogins
 
 # What « Vous connecter » (the page or the widget's frame) can be refused with.
 SIGN_IN_REFUSALS = (TooManyFailedLogins, InvalidCredentials, AccountLocked, EmailNotVerified)
+# What the code of the second step can be refused with.
+CODE_REFUSALS = (TooManyFailedLogins, WrongSecondFactor)
 
 
 def wait_message(seconds: int) -> str:
@@ -33,6 +36,16 @@ def sign_in_refusal(refusal: Exception) -> tuple[str, int]:
                  "reçu par courriel pour activer votre compte."), 403
     message = _("Les informations saisies ne permettent pas de vous identifier. Vérifiez le "
                 "SIRET, le nom, le prénom et le mot de passe.")
+    if refusal.resets_in:
+        message = f"{message} {wait_message(refusal.resets_in)}"
+    return message, 401
+
+
+def code_refusal(refusal: Exception) -> tuple[str, int]:
+    """The message and HTTP status for one of ``CODE_REFUSALS``."""
+    if isinstance(refusal, TooManyFailedLogins):
+        return wait_message(refusal.resets_in), 429
+    message = _("Code incorrect ou déjà utilisé.")
     if refusal.resets_in:
         message = f"{message} {wait_message(refusal.resets_in)}"
     return message, 401

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from idp.accounts.deps import authentication_service, second_step
@@ -18,9 +17,12 @@ from idp.accounts.login import (
     start_second_step,
 )
 from idp.accounts.lookup import usable_account
-from idp.accounts.messages import SIGN_IN_REFUSALS, sign_in_refusal, wait_message
-from idp.accounts.second_factor import WrongSecondFactor
-from idp.accounts.throttling import TooManyFailedLogins
+from idp.accounts.messages import (
+    CODE_REFUSALS,
+    SIGN_IN_REFUSALS,
+    code_refusal,
+    sign_in_refusal,
+)
 from idp.extensions import db
 from idp.web import default_policy_with_form_action, is_local_path, request_origin
 
@@ -70,12 +72,8 @@ def second_step_page():
     if form.validate_on_submit():
         try:
             second_step().verify(account, form.code.data, request_origin())
-        except TooManyFailedLogins as exc:
-            error, status = wait_message(exc.resets_in), 429
-        except WrongSecondFactor as exc:
-            error, status = _("Code incorrect ou déjà utilisé."), 401
-            if exc.resets_in:
-                error = f"{error} {wait_message(exc.resets_in)}"
+        except CODE_REFUSALS as refusal:
+            error, status = code_refusal(refusal)
         else:
             sign_in(account, MFA_METHODS)
             return redirect(pending[1]["next"] or url_for("accounts.account"))

@@ -30,9 +30,12 @@ from flask_babel import gettext as _
 from idp.accounts.deps import authentication_service, second_step
 from idp.accounts.login import ACR_MFA, ACR_PASSWORD, MFA_METHODS
 from idp.accounts.lookup import usable_account
-from idp.accounts.messages import SIGN_IN_REFUSALS, sign_in_refusal, wait_message
-from idp.accounts.second_factor import WrongSecondFactor
-from idp.accounts.throttling import TooManyFailedLogins
+from idp.accounts.messages import (
+    CODE_REFUSALS,
+    SIGN_IN_REFUSALS,
+    code_refusal,
+    sign_in_refusal,
+)
 from idp.audit.deps import audit_journal
 from idp.extensions import app_clock, csrf, db
 from idp.oidc.clients import RegisteredClient
@@ -169,12 +172,8 @@ def _code_step(client: RegisteredClient, transaction: Transaction):
     if form.validate():
         try:
             second_step().verify(account, form.code.data, request_origin())
-        except TooManyFailedLogins as exc:
-            error, status = wait_message(exc.resets_in), 429
-        except WrongSecondFactor as exc:
-            error, status = _("Code incorrect ou déjà utilisé."), 401
-            if exc.resets_in:
-                error = f"{error} {wait_message(exc.resets_in)}"
+        except CODE_REFUSALS as refusal:
+            error, status = code_refusal(refusal)
         else:
             return _issue(client, params, account, MFA_METHODS)
     # The same deadline as the first code form: five minutes from the right password.

@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     from idp.interop import views as interop_views
     from idp.oidc import server as oidc_server
     from idp.oidc import signals as oidc_signals
+    from idp.oidc.api import bp as oidc_api_bp
     from idp.oidc.views import bp as oidc_bp
     from idp.registration.views import bp as registration_bp
     from idp.widget.views import bp as widget_bp
@@ -80,5 +81,6 @@ def _register_blueprints(app: Flask) -> None:
     oidc_server.init_app(app)
     oidc_signals.init_app(app)
     app.register_blueprint(oidc_bp)
+    app.register_blueprint(oidc_api_bp)  # /api/v1: habilitations for partners
     interop_views.init_app(app)  # its blueprint and the « Vos services » panel
     app.register_blueprint(widget_bp)

@@ -19,6 +19,12 @@ indexes and reads the whole table. The catalogue facts (implications, link rule,
 rights) are read once per service object from the small ``services`` table and enter the
 statement as constants.
 
+``rights_on_many`` is the same statement for a list of SIRETs (each branch probes its index
+with the whole list: one round trip for up to a thousand). ``listing_after`` serves the listing
+page by page after a keyset position (service, own or implied, habilitation id, SIRET): its
+queries are limited in SQL and read a portfolio's clients by primary key after the last SIRET
+served, so a page never expands a portfolio further than it shows.
+
 No index had to be added for it (``EXPLAIN`` on PostgreSQL over 100,000+ habilitations, see
 tests/habilitations/test_plan.py): the portfolio branch reaches ``portfolio_clients`` and
 ``portfolio_services`` by their primary keys (portfolio_id, …), ``portfolios`` by id and
@@ -34,9 +40,10 @@ not at all.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import CompoundSelect, Select, exists, or_, select, union_all
 from sqlalchemy.orm import Session
@@ -60,6 +67,16 @@ from idp.models_common import utcnow
 LINK_VALIDITY = timedelta(days=92)
 
 H = Habilitation
+
+
+class ListingKey(NamedTuple):
+    """A position in ``listing``'s order: the entry's service, whether it is implied, the
+    habilitation it comes from and its SIRET ("" for a SIREN entry). Unique per entry."""
+
+    service: str
+    implied: bool
+    habilitation_id: int
+    siret: str
 
 
 class HabilitationRefused(Exception):
@@ -178,10 +195,55 @@ class HabilitationService:
         codes = [service_code, *self._implying(service_code)]
         by_siret, by_siren, by_portfolio = self._by_scope(
             (H.service_code, H.rights), account_id, codes, at)
+        return union_all(by_siret.where(H.siret == siret),
+                         by_siren.where(H.siren == siret[:9]),
+                         self._through_portfolio(by_portfolio, codes, at,
+                                                 PortfolioClient.siret == siret, siret))
+
+    def rights_on_many(self, account_id: uuid.UUID, service_code: str, sirets: Iterable[str],
+                       at: datetime | None = None) -> dict[str, Right]:
+        """``rights_on`` for each of ``sirets`` (say, up to a thousand) in one statement."""
+        sirets = sorted(set(sirets))
+        rights = dict.fromkeys(sirets, Right(0))
+        if not sirets:
+            return rights
+        facts = self._catalogue().get(service_code)
+        known = facts.rights if facts else Right(0)
+        by_siren: dict[str, list[str]] = {}
+        for siret in sirets:
+            by_siren.setdefault(siret[:9], []).append(siret)
+        statement = self.check_many_statement(account_id, service_code, sirets, at)
+        for code, mask, scope in self._session.execute(statement):
+            mask = Right(mask) if code == service_code else Right(mask) & known
+            for siret in by_siren.get(scope, ()) if len(scope) == 9 else (scope,):
+                rights[siret] |= mask
+        return rights
+
+    def check_many_statement(self, account_id: uuid.UUID, service_code: str,
+                             sirets: list[str], at: datetime | None = None) -> CompoundSelect:
+        """The statement ``rights_on_many`` runs: (service_code, rights, scope) rows, where
+        scope is the SIRET or SIREN the row applies to: the check's three branches, each
+        probing its index for the whole list at once."""
+        at = at or self._clock()
+        codes = [service_code, *self._implying(service_code)]
+        by_siret, by_siren, by_portfolio = self._by_scope(
+            (H.service_code, H.rights), account_id, codes, at)
+        by_portfolio = self._through_portfolio(by_portfolio, codes, at,
+                                               PortfolioClient.siret.in_(sirets),
+                                               PortfolioClient.siret)
+        return union_all(
+            by_siret.add_columns(H.siret.label("scope")).where(H.siret.in_(sirets)),
+            by_siren.add_columns(H.siren.label("scope"))
+            .where(H.siren.in_(sorted({s[:9] for s in sirets}))),
+            by_portfolio.add_columns(PortfolioClient.siret.label("scope")))
+
+    def _through_portfolio(self, by_portfolio: Select, codes: list[str], at: datetime,
+                           client, declared) -> Select:
+        # The portfolio branch: the client ``client`` selects, held with the habilitation's
+        # service, and for a service needing it a recent DSN of the firm for ``declared``.
         by_portfolio = (
             by_portfolio
-            .join(PortfolioClient, (PortfolioClient.portfolio_id == H.portfolio_id)
-                  & (PortfolioClient.siret == siret))
+            .join(PortfolioClient, (PortfolioClient.portfolio_id == H.portfolio_id) & client)
             .join(PortfolioService, (PortfolioService.portfolio_id == H.portfolio_id)
                   & (PortfolioService.service_code == H.service_code)))
         catalogue = self._catalogue()
@@ -190,14 +252,12 @@ class HabilitationService:
             recent_dsn = exists().where(
                 Portfolio.id == H.portfolio_id,
                 DeclarantLink.declarant_siret == Portfolio.owner_siret,
-                DeclarantLink.declared_siret == siret,
+                DeclarantLink.declared_siret == declared,
                 DeclarantLink.last_dsn_at >= at - LINK_VALIDITY)
             free = [c for c in codes if c not in linked]
             by_portfolio = by_portfolio.where(
                 or_(H.service_code.in_(free), recent_dsn) if free else recent_dsn)
-        return union_all(by_siret.where(H.siret == siret),
-                         by_siren.where(H.siren == siret[:9]),
-                         by_portfolio)
+        return by_portfolio
 
     @staticmethod
     def _by_scope(columns, account_id: uuid.UUID, codes: Iterable[str],
@@ -253,6 +313,110 @@ class HabilitationService:
         # portfolio's clients stay in SIRET order (the sort is stable).
         found.sort(key=lambda item: item[:3])
         return [entry for *_, entry in found]
+
+    def listing_after(self, account_id: uuid.UUID, services: Iterable[str],
+                      after: ListingKey | None, limit: int,
+                      at: datetime | None = None) -> tuple[list[dict], ListingKey | None]:
+        """One page of ``listing``: at most ``limit`` entries after the position ``after``
+        (``None``: from the start), and the position of the last one when more follow.
+
+        Keyset paging, never OFFSET: each (service, own or implied) group of the listing's
+        order reads its habilitations by id after the position, ``limit`` + 1 at a time, and a
+        portfolio's clients by SIRET after the position the same way, so page 100 of a
+        50,000-client portfolio costs what page 1 does.
+        """
+        at = at or self._clock()
+        found: list[tuple[ListingKey, dict]] = []
+        for item in self._entries_after(account_id, sorted(set(services)), after, at,
+                                        limit + 1):
+            found.append(item)
+            if len(found) > limit:
+                break
+        page = found[:limit]
+        more = len(found) > limit
+        return [entry for _, entry in page], (page[-1][0] if more and page else None)
+
+    def _entries_after(self, account_id: uuid.UUID, services: list[str],
+                       after: ListingKey | None, at: datetime,
+                       batch: int) -> Iterator[tuple[ListingKey, dict]]:
+        # The listing's entries in its order, from ``after`` on, read lazily batch by batch.
+        catalogue = self._catalogue()
+        for service in services:
+            for implied in (False, True):
+                if after is not None and (service, implied) < (after.service, after.implied):
+                    continue
+                codes = self._implying(service) if implied else [service]
+                if not codes:
+                    continue
+                resume = after if after is not None and (service, implied) == (
+                    after.service, after.implied) else None
+                known = catalogue[service].rights if implied else None
+                for row in self._rows_after(account_id, codes, at, resume, batch):
+                    mask = Right(row.rights) if known is None else Right(row.rights) & known
+                    if not mask:
+                        continue
+                    extra = {"implied_by": row.service_code} if implied else {}
+                    same = resume is not None and row.id == resume.habilitation_id
+                    if row.portfolio_id is None:
+                        if same:
+                            continue  # the entry the cursor points at: already served
+                        key, value = ("siret", row.siret) if row.siret else ("siren", row.siren)
+                        yield (ListingKey(service, implied, row.id, row.siret or ""),
+                               {"service": service, key: value, "rights": mask.names(),
+                                **extra})
+                        continue
+                    for siret in self._clients_after(row.portfolio_id, row.service_code,
+                                                     resume.siret if same else "", at, batch):
+                        yield (ListingKey(service, implied, row.id, siret),
+                               {"service": service, "siret": siret, "rights": mask.names(),
+                                **extra})
+
+    def _rows_after(self, account_id: uuid.UUID, codes: list[str], at: datetime,
+                    resume: ListingKey | None, batch: int) -> Iterator:
+        # Habilitations of ``codes`` by id, from the cursor's own (a portfolio may go on
+        # past its last served client), ``batch`` at a time: each scope's index probe is
+        # limited in SQL, then the three are merged.
+        last = resume.habilitation_id - 1 if resume is not None else None
+        while True:
+            branches = []
+            for branch in self._by_scope(
+                    (H.id, H.service_code, H.siret, H.siren, H.portfolio_id, H.rights),
+                    account_id, codes, at):
+                if last is not None:
+                    branch = branch.where(H.id > last)
+                branches.append(select(branch.order_by(H.id).limit(batch).subquery()))
+            merged = union_all(*branches).subquery()
+            rows = self._session.execute(
+                select(merged).order_by(merged.c.id).limit(batch)).all()
+            yield from rows
+            if len(rows) < batch:
+                return
+            last = rows[-1].id
+
+    def _clients_after(self, portfolio_id: int, code: str, after_siret: str, at: datetime,
+                       batch: int) -> Iterator[str]:
+        # A portfolio's clients for a service it holds, link rule applied, by SIRET after
+        # ``after_siret``: the primary key (portfolio_id, siret), ``batch`` at a time.
+        query = (select(PortfolioClient.siret)
+                 .join(PortfolioService,
+                       (PortfolioService.portfolio_id == PortfolioClient.portfolio_id)
+                       & (PortfolioService.service_code == code))
+                 .where(PortfolioClient.portfolio_id == portfolio_id))
+        facts = self._catalogue().get(code)
+        if facts and facts.requires_link:
+            query = (query.join(Portfolio, Portfolio.id == PortfolioClient.portfolio_id)
+                     .join(DeclarantLink,
+                           (DeclarantLink.declarant_siret == Portfolio.owner_siret)
+                           & (DeclarantLink.declared_siret == PortfolioClient.siret))
+                     .where(DeclarantLink.last_dsn_at >= at - LINK_VALIDITY))
+        while True:
+            sirets = list(self._session.scalars(
+                query.where(PortfolioClient.siret > after_siret)
+                .order_by(PortfolioClient.siret).limit(batch)))
+            yield from sirets
+            if len(sirets) < batch:
+                return
+            after_siret = sirets[-1]
 
     def listing_statement(self, account_id: uuid.UUID, services: Iterable[str],
                           at: datetime | None = None) -> CompoundSelect:

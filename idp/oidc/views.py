@@ -42,14 +42,11 @@ from idp.oidc.tokens import LoginContext
 from idp.web import default_policy_with_form_action, request_origin
 
 bp = Blueprint("oidc", __name__)
-PAGE_SIZE = 500
-MAX_PAGE_SIZE = 1000
 csrf.exempt(bp)  # protocol endpoints authenticate clients, not browser forms
 
 # RFC 6749 Appendix A: every OAuth parameter is made of VSCHAR (printable ASCII) or less.
 VSCHARS = re.compile(r"[\x20-\x7e]*")
 MAX_AGE = re.compile(r"[0-9]{1,10}")  # seconds, in ASCII digits (not "²" nor "١")
-PAGE_NUMBER = re.compile(r"[0-9]{1,9}")
 # RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1: the body is application/x-www-form-urlencoded.
 FORM_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke"}
 
@@ -269,32 +266,3 @@ def userinfo():
     client = client_registry().find(token["client_id"])
     services = client.services if client else frozenset()
     return jsonify(claims_builder().user_info(account, token["scope"], services))
-
-
-@bp.get("/api/v1/habilitations")
-def habilitations_api():
-    """The habilitations claim, page by page: the source of the distributed claim."""
-    token = oidc.access_token("habilitations")
-    account = usable_account(db.session, token["sub"])
-    if account is None:
-        oidc.refuse_token()
-    page = _number(request.args.get("page", "1"))
-    per_page = _number(request.args.get("per_page", str(PAGE_SIZE)))
-    if page < 1 or not 1 <= per_page <= MAX_PAGE_SIZE:
-        return jsonify(error="invalid_request",
-                       error_description=f"page >= 1 and 1 <= per_page <= {MAX_PAGE_SIZE}"), 400
-    client = client_registry().find(token["client_id"])
-    entries = claims_builder().habilitations(account, client.services if client else ())
-    start = (page - 1) * per_page
-    body = {"habilitations": entries[start:start + per_page], "page": page,
-            "per_page": per_page, "total": len(entries)}
-    if start + per_page < len(entries):
-        body["next"] = url_for("oidc.habilitations_api", page=page + 1, per_page=per_page,
-                               _external=False)
-    return jsonify(body)
-
-
-def _number(value: str) -> int:
-    """``value`` as a page number or size, or 0 unless it is 1 to 9 ASCII digits (``int``
-    also takes "١", " 1", "1_000" and raises past 4,300 digits)."""
-    return int(value) if PAGE_NUMBER.fullmatch(value) else 0

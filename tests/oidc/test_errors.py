@@ -283,7 +283,7 @@ PROTOCOL_PARAMETERS = [
     "state", "nonce", "prompt", "max_age", "acr_values", "login_hint", "code_challenge",
     "code_challenge_method", "grant_type", "code", "code_verifier", "refresh_token", "token",
     "token_type_hint", "client_assertion", "client_assertion_type", "id_token_hint",
-    "post_logout_redirect_uri", "ui_locales", "page", "per_page"]
+    "post_logout_redirect_uri", "ui_locales", "cursor", "per_page"]
 
 
 def test_hostile_values_in_every_parameter_never_crash(signed_in_browser, issuer, partner):
@@ -345,9 +345,9 @@ def test_a_client_credentials_token_speaks_for_no_person(issuer, partner, path, 
 
 @pytest.mark.parametrize("number", ["99999999999999999999", "9" * 5000, "-1", "0", "1e9",
                                     "0x10", " 1", "1_000", "+1"])
-def test_huge_or_odd_page_numbers_are_invalid_requests(flow, issuer, number):
+def test_huge_or_odd_page_sizes_and_cursors_are_invalid_requests(flow, issuer, number):
     token = flow.redeem(flow.authorize())
-    for name in ("page", "per_page"):
+    for name in ("per_page", "cursor"):
         response = requests.get(f"{issuer}/api/v1/habilitations", params={name: number},
                                 headers={"Authorization": f"Bearer {token['access_token']}"})
         assert response.status_code == 400, (name, number)

@@ -51,7 +51,7 @@ def test_tokens_and_api_carry_the_listing(demo, issuer, partners, scenario):
             api = requests.get(f"{issuer}/api/v1/habilitations", params={"per_page": 1000},
                                headers=bearer).json()
             assert api["habilitations"] == expected, (person.first_name, partner.services)
-            assert api["total"] == len(expected)
+            assert "next" not in api
             userinfo = requests.get(f"{issuer}/oidc/userinfo", headers=bearer).json()
             assert userinfo.get("habilitations", expected) == expected
             seen_implied |= any("implied_by" in entry for entry in expected)

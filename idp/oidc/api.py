@@ -31,6 +31,7 @@ from idp.habilitations.service import ListingKey
 from idp.oidc import server as oidc
 from idp.oidc.clients import RegisteredClient
 from idp.oidc.deps import client_registry
+from idp.oidc.parameters import VSCHARS
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # bearer tokens, not browser forms
@@ -43,7 +44,6 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_CURSOR_LENGTH = 200
 MAX_ID = 2**63 - 1  # a BIGINT
 
-PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")  # ASCII digits only: not "١", " 1", "1_000"
 SERVICE = re.compile(r"[A-Z][A-Z0-9_]{0,15}")
 SIRET = re.compile(r"[0-9]{14}")
@@ -83,7 +83,7 @@ def check_query():
     pairs = list(request.args.items(multi=True))
     names = [name for name, _ in pairs]
     for name, value in pairs:
-        if not (PRINTABLE_ASCII.fullmatch(name) and PRINTABLE_ASCII.fullmatch(value)):
+        if not (VSCHARS.fullmatch(name) and VSCHARS.fullmatch(value)):
             raise Refusal(400, "invalid_request",
                           "a parameter holds characters outside printable ASCII")
     if "page" in names and request.endpoint == "api.habilitations":

@@ -10,7 +10,7 @@ import binascii
 import secrets
 import time
 from typing import NoReturn
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -34,7 +34,7 @@ from idp.accounts.lookup import usable_account
 from idp.audit.deps import audit_journal
 from idp.extensions import db, store
 from idp.models_common import utcnow
-from idp.oidc.clients import RegisteredClient, plausible_client_id
+from idp.oidc.clients import RegisteredClient, origin, plausible_client_id
 from idp.oidc.deps import (
     claims_builder,
     client_registry,
@@ -49,7 +49,7 @@ from idp.oidc.keys import KeyRing
 from idp.oidc.token_exchange import TokenExchangeGrant
 from idp.oidc.tokens import AuthorizationCode, LoginContext
 from idp.oidc.web_message import web_message_origin, web_message_response
-from idp.web import CSP_ORIGIN, request_origin
+from idp.web import csp_origins, request_origin
 
 # --- tokens -----------------------------------------------------------------------------
 
@@ -346,9 +346,8 @@ class IdPAuthorizationServer(AuthorizationServer):
 def form_post_origin(redirect_uri: str) -> str | None:
     """The origin a form_post page may send the browser to, as a CSP source; None for a
     redirect URI no HTML form can reach (an app's own scheme)."""
-    parts = urlsplit(redirect_uri)
-    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-    return origin if CSP_ORIGIN.fullmatch(origin) else None
+    found = csp_origins([origin(redirect_uri)])  # the partners' one origin rule
+    return found[0] if found else None
 
 
 def authorization_response(redirect_uri: str, params: list[tuple[str, str]], request=None):
@@ -374,15 +373,15 @@ def authorization_response(redirect_uri: str, params: list[tuple[str, str]], req
         target = web_message_origin(client, redirect_uri)
         if target is not None:
             return web_message_response(target, params)
-    origin = form_post_origin(redirect_uri)
-    if mode != "form_post" or origin is None:
+    post_to = form_post_origin(redirect_uri)
+    if mode != "form_post" or post_to is None:
         return 302, "", [("Location", add_params_to_uri(redirect_uri, params))]
     nonce = secrets.token_urlsafe(16)
     body = render_template("oidc/form_post.html", action=redirect_uri, fields=params,
                            nonce=nonce)
     # The site-wide policy allows forms to this site only: this page may post to the
     # partner's origin alone, and run its one script, by nonce.
-    policy = (f"default-src 'self'; script-src 'nonce-{nonce}'; form-action {origin}; "
+    policy = (f"default-src 'self'; script-src 'nonce-{nonce}'; form-action {post_to}; "
               "frame-ancestors 'none'; base-uri 'none'")
     return 200, body, [("Content-Type", "text/html; charset=utf-8"),
                        ("Content-Security-Policy", policy)]

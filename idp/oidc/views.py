@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from urllib.parse import urlencode
 
@@ -38,15 +37,13 @@ from idp.extensions import app_clock, csrf, db
 from idp.oidc import server as oidc
 from idp.oidc.clients import SCOPES, TOKEN_EXCHANGE, origin
 from idp.oidc.deps import authorization_recorder, claims_builder, client_registry, keyring
+from idp.oidc.parameters import MAX_AGE, VSCHARS
 from idp.oidc.tokens import LoginContext
 from idp.web import default_policy_with_form_action, request_origin
 
 bp = Blueprint("oidc", __name__)
 csrf.exempt(bp)  # protocol endpoints authenticate clients, not browser forms
 
-# RFC 6749 Appendix A: every OAuth parameter is made of VSCHAR (printable ASCII) or less.
-VSCHARS = re.compile(r"[\x20-\x7e]*")
-MAX_AGE = re.compile(r"[0-9]{1,10}")  # seconds, in ASCII digits (not "²" nor "١")
 # RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1: the body is application/x-www-form-urlencoded.
 FORM_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke"}
 

@@ -15,7 +15,6 @@ No view here reads or writes the Flask session: the frame cannot count on its co
 
 from __future__ import annotations
 
-import re
 import secrets
 import uuid
 from pathlib import Path
@@ -40,6 +39,7 @@ from idp.audit.deps import audit_journal
 from idp.extensions import app_clock, csrf, db
 from idp.oidc.clients import RegisteredClient
 from idp.oidc.deps import authorization_recorder, client_registry
+from idp.oidc.parameters import MAX_AGE, VSCHARS
 from idp.oidc.server import oidc_server
 from idp.oidc.tokens import LoginContext
 from idp.oidc.web_message import MODE, web_message_origin
@@ -59,10 +59,8 @@ bp = Blueprint("widget", __name__, cli_group="widget")
 bp.cli.add_command(theme_command)
 
 LOADER_MAX_AGE = 24 * 3600  # a fix in v1 reaches every partner within a day
-# RFC 6749 Appendix A: OAuth parameters are printable ASCII; the theme option alone may hold
-# any printable text (a title in French), as JSON.
-VSCHARS = re.compile(r"[\x20-\x7e]*")
-MAX_AGE = re.compile(r"[0-9]{1,10}")
+# OAuth parameters are printable ASCII (``VSCHARS``); the theme option alone may hold any
+# printable text (a title in French), as JSON.
 THEME_PARAMETER = "theme"
 MAX_PARAMETER_LENGTH = 2000
 

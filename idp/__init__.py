@@ -64,6 +64,12 @@ def _register_blueprints(app: Flask) -> None:
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as security_bp
     from idp.accounts.views import bp as accounts_bp
+    from idp.accounts.welcome_views import bp as welcome_bp
+    from idp.admin.bulk_views import bp as admin_bulk_bp
+    from idp.admin.declarants_views import bp as admin_declarants_bp
+    from idp.admin.portfolio_views import bp as admin_portfolios_bp
+    from idp.admin.rights_views import bp as admin_rights_bp
+    from idp.admin.services_views import bp as admin_services_bp
     from idp.admin.views import bp as admin_bp
     from idp.interop import views as interop_views
     from idp.oidc import server as oidc_server
@@ -76,8 +82,14 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(security_bp)
     app.register_blueprint(recovery_bp)
+    app.register_blueprint(welcome_bp)
     app.register_blueprint(registration_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_declarants_bp)
+    app.register_blueprint(admin_rights_bp)
+    app.register_blueprint(admin_services_bp)
+    app.register_blueprint(admin_portfolios_bp)
+    app.register_blueprint(admin_bulk_bp)
     oidc_server.init_app(app)
     oidc_signals.init_app(app)
     app.register_blueprint(oidc_bp)

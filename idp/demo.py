@@ -23,6 +23,7 @@ from idp.habilitations.models import (
     Granularity,
     Portfolio,
     PortfolioClient,
+    PortfolioClientService,
     PortfolioService,
 )
 from idp.habilitations.service import CatalogueEntry, HabilitationService
@@ -187,10 +188,14 @@ class DemoLoader:
         portfolio = self._session.scalar(select(Portfolio).where(
             Portfolio.owner_siret == CABINET_SIRET, Portfolio.name == "Clients lyonnais"))
         if portfolio is None:
+            declarations = ("DSN", "DUCS", "ATMP")
             portfolio = Portfolio(owner_siret=CABINET_SIRET, name="Clients lyonnais")
-            portfolio.services = [PortfolioService(service_code=c) for c in ("DSN", "DUCS",
-                                                                               "ATMP")]
-            portfolio.clients = [PortfolioClient(siret=s) for s in PORTFOLIO_CLIENTS]
+            portfolio.services = [PortfolioService(service_code=c) for c in declarations]
+            # Each client has its own declarations among the container's: here all of them.
+            portfolio.clients = [
+                PortfolioClient(siret=s, declarations=[
+                    PortfolioClientService(service_code=c) for c in declarations])
+                for s in PORTFOLIO_CLIENTS]
             self._session.add(portfolio)
             self._session.flush()
         for siret in PORTFOLIO_CLIENTS:

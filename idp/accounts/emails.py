@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from idp.accounts.models import Account
 from idp.mail import send_template
@@ -93,3 +94,59 @@ class AccountMailer:
                       "mot de passe. Traitez la demande dans votre espace, rubrique « Demandes "
                       "en attente ».", first=requester.first_name, last=requester.last_name,
                       siret=requester.siret)])
+
+    def _identity(self, account: Account) -> str:
+        return _("Votre identifiant de connexion : SIRET %(siret)s, nom « %(last)s », prénom "
+                 "« %(first)s ».", siret=account.siret, last=account.last_name,
+                 first=account.first_name)
+
+    def declarant_welcome(self, account: Account, link: str, days: int) -> None:
+        """Invite a declarant created by an administrator to choose its password."""
+        self._send(account.email, account.first_name,
+                   _("Votre compte net-entreprises.fr a été créé"),
+                   [_("Un administrateur de votre entreprise vous a créé un compte de "
+                      "déclarant sur net-entreprises.fr."), self._identity(account),
+                    _("Pour l'activer, choisissez votre mot de passe et votre question secrète "
+                      "en ouvrant le lien ci-dessous. Il est valable %(days)s jours et ne sert "
+                      "qu'une fois.", days=days)],
+                   link, _("Activer mon compte"))
+
+    def declarant_changed(self, account: Account, changes: list[str]) -> None:
+        """Tell a declarant what its administrator changed on its account."""
+        self._send(account.email, account.first_name,
+                   _("Modification de votre compte net-entreprises.fr"),
+                   [_("Un administrateur de votre entreprise a modifié votre compte : "
+                      "%(changes)s.", changes=", ".join(changes)), self._identity(account)])
+
+    def declarant_suspended(self, account: Account) -> None:
+        """Tell a declarant that its account is suspended."""
+        self._send(account.email, account.first_name,
+                   _("Votre compte net-entreprises.fr est suspendu"),
+                   [_("Un administrateur de votre entreprise a suspendu votre compte (SIRET "
+                      "%(siret)s) : vous ne pouvez plus vous connecter. Rapprochez-vous de "
+                      "lui.", siret=account.siret)])
+
+    def declarant_reactivated(self, account: Account) -> None:
+        """Tell a declarant that its account works again."""
+        self._send(account.email, account.first_name,
+                   _("Votre compte net-entreprises.fr est réactivé"),
+                   [_("Un administrateur de votre entreprise a réactivé votre compte : vous "
+                      "pouvez de nouveau vous connecter."), self._identity(account)])
+
+    def declarant_removed(self, account: Account) -> None:
+        """Tell a declarant that its account is closed."""
+        self._send(account.email, account.first_name,
+                   _("Votre compte net-entreprises.fr est radié"),
+                   [_("Un administrateur de votre entreprise a radié votre compte (SIRET "
+                      "%(siret)s) : vous ne pouvez plus vous connecter ni agir pour "
+                      "l'entreprise.", siret=account.siret)])
+
+    def habilitations_received(self, receiver: Account, leaver: Account, count: int) -> None:
+        """Tell a person that a leaver's habilitations were transferred to it."""
+        self._send(receiver.email, receiver.first_name,
+                   _("Des habilitations vous ont été transférées"),
+                   [ngettext("À la radiation de %(first)s %(last)s, un administrateur de votre "
+                             "entreprise vous a transféré %(num)d habilitation.",
+                             "À la radiation de %(first)s %(last)s, un administrateur de votre "
+                             "entreprise vous a transféré %(num)d habilitations.", count,
+                             first=leaver.first_name, last=leaver.last_name)])

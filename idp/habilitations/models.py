@@ -17,14 +17,19 @@ from sqlalchemy import (
     CheckConstraint,
     Enum,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     SmallInteger,
     String,
     Uuid,
+    event,
+    insert,
+    literal,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from idp.extensions import db
 from idp.models_common import BigId, UTCDateTime, utcnow
@@ -60,6 +65,10 @@ class Granularity(enum.StrEnum):
 def _exactly_one(*columns: str) -> str:
     """SQL that is true when exactly one of ``columns`` is not null (portable)."""
     return " + ".join(f"(CASE WHEN {c} IS NOT NULL THEN 1 ELSE 0 END)" for c in columns) + " = 1"
+
+
+# The rows of a habilitation on a whole portfolio (every client having the declaration).
+PORTFOLIO_WIDE = "portfolio_id IS NOT NULL AND client_siret IS NULL"
 
 
 def _partial(name: str, *columns: str, where: str, unique: bool = False) -> Index:
@@ -131,6 +140,9 @@ class Portfolio(db.Model):
     owner_siret: Mapped[str] = mapped_column(ForeignKey("establishments.siret"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the last bulk habilitation file was applied: one upload per 48 hours, claimed by
+    # a conditional UPDATE (see idp/habilitations/bulk.py).
+    last_bulk_upload_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     services: Mapped[list[PortfolioService]] = relationship(cascade="all, delete-orphan")
     clients: Mapped[list[PortfolioClient]] = relationship(cascade="all, delete-orphan")
@@ -160,6 +172,44 @@ class PortfolioClient(db.Model):
     siret: Mapped[str] = mapped_column(ForeignKey("establishments.siret"), primary_key=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    declarations: Mapped[list[PortfolioClientService]] = relationship(
+        cascade="all, delete-orphan")
+
+
+class PortfolioClientService(db.Model):
+    """A declaration a client of a portfolio has, among those of the portfolio's container."""
+
+    __tablename__ = "portfolio_client_services"
+    __table_args__ = (
+        ForeignKeyConstraint(["portfolio_id", "siret"],
+                             ["portfolio_clients.portfolio_id", "portfolio_clients.siret"],
+                             ondelete="CASCADE"),
+        # ⊆ the container: withdrawing a service from a portfolio withdraws it from its clients.
+        ForeignKeyConstraint(["portfolio_id", "service_code"],
+                             ["portfolio_services.portfolio_id",
+                              "portfolio_services.service_code"], ondelete="CASCADE"),
+    )
+
+    portfolio_id: Mapped[int] = mapped_column(primary_key=True)
+    siret: Mapped[str] = mapped_column(String(14), primary_key=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("services.code"), primary_key=True)
+
+
+@event.listens_for(Session, "after_flush")
+def _every_declaration_by_default(session: Session, context) -> None:
+    """A client added without its declarations gets every declaration of the container, as
+    every client did before clients had their own (code that adds a bare client keeps that).
+
+    After the flush: the container's rows of the same flush are in the database by then.
+    """
+    for client in session.new:
+        if isinstance(client, PortfolioClient) and not client.__dict__.get("declarations"):
+            session.connection().execute(insert(PortfolioClientService).from_select(
+                ["portfolio_id", "siret", "service_code"],
+                select(PortfolioService.portfolio_id, literal(client.siret, String(14)),
+                       PortfolioService.service_code)
+                .where(PortfolioService.portfolio_id == client.portfolio_id)))
+
 
 class DeclarantLink(db.Model):
     """Declarant–declared link: the firm filed a DSN for that client (ATMP needs one < 3 months)."""
@@ -176,12 +226,15 @@ class DeclarantLink(db.Model):
 
 
 class Habilitation(db.Model):
-    """Rights of an account on a service, for one SIRET, one SIREN or one portfolio."""
+    """Rights of an account on a service, for one SIRET, one SIREN, one portfolio or one
+    client of a portfolio."""
 
     __tablename__ = "habilitations"
     __table_args__ = (
         CheckConstraint(_exactly_one("siret", "siren", "portfolio_id"),
                         name="ck_habilitations_scope"),
+        CheckConstraint("client_siret IS NULL OR portfolio_id IS NOT NULL",
+                        name="ck_habilitations_client"),
         CheckConstraint("rights > 0", name="ck_habilitations_rights"),
         # One row per (account, service, scope); each index also answers the check
         # « which rights does this account have on this service for this SIRET? »
@@ -191,11 +244,15 @@ class Habilitation(db.Model):
         _partial("uq_habilitations_siren", "account_id", "service_code", "siren",
                  where="siren IS NOT NULL", unique=True),
         _partial("uq_habilitations_portfolio", "account_id", "service_code", "portfolio_id",
-                 where="portfolio_id IS NOT NULL", unique=True),
-        # « Who is habilitated on this establishment / company / portfolio? » (admin screens)
+                 where=PORTFOLIO_WIDE, unique=True),
+        _partial("uq_habilitations_client", "account_id", "service_code", "client_siret",
+                 "portfolio_id", where="client_siret IS NOT NULL", unique=True),
+        # « Who is habilitated on this establishment / company / portfolio / client? »
         _partial("ix_habilitations_siret", "siret", where="siret IS NOT NULL"),
         _partial("ix_habilitations_siren", "siren", where="siren IS NOT NULL"),
         _partial("ix_habilitations_portfolio", "portfolio_id", where="portfolio_id IS NOT NULL"),
+        _partial("ix_habilitations_client", "client_siret", "portfolio_id",
+                 where="client_siret IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -206,6 +263,9 @@ class Habilitation(db.Model):
     portfolio_id: Mapped[int | None] = mapped_column(
         ForeignKey("portfolios.id", ondelete="CASCADE")
     )
+    # With portfolio_id: that one client of the portfolio (NULL: every client).
+    client_siret: Mapped[str | None] = mapped_column(
+        String(14), ForeignKey("establishments.siret", name="fk_habilitations_client_siret"))
     rights: Mapped[int] = mapped_column(SmallInteger)
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     granted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)

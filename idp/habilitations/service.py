@@ -49,24 +49,27 @@ from sqlalchemy import CompoundSelect, Select, exists, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from idp.directory.models import Company, Establishment
+from idp.habilitations.common import LINK_VALIDITY, HabilitationRefused
 from idp.habilitations.models import (
     DeclarantLink,
     Granularity,
     Habilitation,
     Portfolio,
     PortfolioClient,
+    PortfolioClientService,
     PortfolioService,
     Right,
     Service,
     Subscription,
 )
+from idp.habilitations.portfolios import PortfolioRules
 from idp.models_common import utcnow
 
-# « Dans les trois derniers mois »: the longest three consecutive months (July to September)
-# count 92 days, so a DSN filed on the same day three calendar months ago still counts.
-LINK_VALIDITY = timedelta(days=92)
-
 H = Habilitation
+# The conditions of each partial unique index of habilitations, one per kind of scope.
+_SCOPES = ((H.siret.is_not(None),), (H.siren.is_not(None),),
+           (H.portfolio_id.is_not(None), H.client_siret.is_(None)),
+           (H.client_siret.is_not(None),))
 
 
 class ListingKey(NamedTuple):
@@ -77,14 +80,6 @@ class ListingKey(NamedTuple):
     implied: bool
     habilitation_id: int
     siret: str
-
-
-class HabilitationRefused(Exception):
-    """The rules refuse a write; ``reason`` names the rule (for views to translate)."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -111,8 +106,9 @@ class _Facts:
     requires_link: bool
 
 
-class HabilitationService:
-    """Answers « which rights on S for X? », lists habilitations, and writes them."""
+class HabilitationService(PortfolioRules):
+    """Answers « which rights on S for X? », lists habilitations, and writes them (the
+    portfolios' composition comes from ``PortfolioRules``)."""
 
     def __init__(self, session: Session, clock: Callable[[], datetime] = utcnow):
         self._session = session
@@ -193,12 +189,15 @@ class HabilitationService:
         """The one statement ``rights_on`` runs: (service_code, rights) rows to OR."""
         at = at or self._clock()
         codes = [service_code, *self._implying(service_code)]
-        by_siret, by_siren, by_portfolio = self._by_scope(
+        by_siret, by_siren, by_portfolio, by_client = self._by_scope(
             (H.service_code, H.rights), account_id, codes, at)
         return union_all(by_siret.where(H.siret == siret),
                          by_siren.where(H.siren == siret[:9]),
                          self._through_portfolio(by_portfolio, codes, at,
-                                                 PortfolioClient.siret == siret, siret))
+                                                 PortfolioClient.siret == siret, siret),
+                         self._through_portfolio(by_client.where(H.client_siret == siret),
+                                                 codes, at, PortfolioClient.siret == siret,
+                                                 siret))
 
     def rights_on_many(self, account_id: uuid.UUID, service_code: str, sirets: Iterable[str],
                        at: datetime | None = None) -> dict[str, Right]:
@@ -222,28 +221,36 @@ class HabilitationService:
     def check_many_statement(self, account_id: uuid.UUID, service_code: str,
                              sirets: list[str], at: datetime | None = None) -> CompoundSelect:
         """The statement ``rights_on_many`` runs: (service_code, rights, scope) rows, where
-        scope is the SIRET or SIREN the row applies to: the check's three branches, each
+        scope is the SIRET or SIREN the row applies to: the check's four branches, each
         probing its index for the whole list at once."""
         at = at or self._clock()
         codes = [service_code, *self._implying(service_code)]
-        by_siret, by_siren, by_portfolio = self._by_scope(
+        by_siret, by_siren, by_portfolio, by_client = self._by_scope(
             (H.service_code, H.rights), account_id, codes, at)
-        by_portfolio = self._through_portfolio(by_portfolio, codes, at,
-                                               PortfolioClient.siret.in_(sirets),
-                                               PortfolioClient.siret)
         return union_all(
             by_siret.add_columns(H.siret.label("scope")).where(H.siret.in_(sirets)),
             by_siren.add_columns(H.siren.label("scope"))
             .where(H.siren.in_(sorted({s[:9] for s in sirets}))),
-            by_portfolio.add_columns(PortfolioClient.siret.label("scope")))
+            *(self._through_portfolio(branch, codes, at, client, PortfolioClient.siret)
+              .add_columns(PortfolioClient.siret.label("scope"))
+              for branch, client in (
+                  (by_portfolio, PortfolioClient.siret.in_(sirets)),
+                  (by_client.where(H.client_siret.in_(sirets)),
+                   PortfolioClient.siret == H.client_siret))))
 
-    def _through_portfolio(self, by_portfolio: Select, codes: list[str], at: datetime,
+    def _through_portfolio(self, branch: Select, codes: list[str], at: datetime,
                            client, declared) -> Select:
-        # The portfolio branch: the client ``client`` selects, held with the habilitation's
-        # service, and for a service needing it a recent DSN of the firm for ``declared``.
-        by_portfolio = (
-            by_portfolio
+        # The portfolio branches: the client ``client`` selects (for a per-client
+        # habilitation, its own client), which has the habilitation's declaration, held by
+        # the container; for a service needing it, a recent DSN of the firm for
+        # ``declared``. Each join is a primary key probe.
+        branch = (
+            branch
             .join(PortfolioClient, (PortfolioClient.portfolio_id == H.portfolio_id) & client)
+            .join(PortfolioClientService,
+                  (PortfolioClientService.portfolio_id == H.portfolio_id)
+                  & (PortfolioClientService.siret == PortfolioClient.siret)
+                  & (PortfolioClientService.service_code == H.service_code))
             .join(PortfolioService, (PortfolioService.portfolio_id == H.portfolio_id)
                   & (PortfolioService.service_code == H.service_code)))
         catalogue = self._catalogue()
@@ -255,19 +262,19 @@ class HabilitationService:
                 DeclarantLink.declared_siret == declared,
                 DeclarantLink.last_dsn_at >= at - LINK_VALIDITY)
             free = [c for c in codes if c not in linked]
-            by_portfolio = by_portfolio.where(
+            branch = branch.where(
                 or_(H.service_code.in_(free), recent_dsn) if free else recent_dsn)
-        return by_portfolio
+        return branch
 
     @staticmethod
     def _by_scope(columns, account_id: uuid.UUID, codes: Iterable[str],
                   at: datetime) -> list[Select]:
         # One SELECT per kind of scope: each condition set matches the partial unique index
-        # (account_id, service_code, siret | siren | portfolio_id) of that scope.
+        # (account_id, service_code, siret | siren | portfolio_id | client_siret…) of that
+        # scope: SIRET, SIREN, whole portfolio, one client of a portfolio.
         common = (H.account_id == account_id, H.service_code.in_(sorted(set(codes))),
                   H.effective_from <= at)
-        return [select(*columns).where(*common, scope.is_not(None))
-                for scope in (H.siret, H.siren, H.portfolio_id)]
+        return [select(*columns).where(*common, *scope) for scope in _SCOPES]
 
     # --- the listing --------------------------------------------------------------------
 
@@ -275,9 +282,10 @@ class HabilitationService:
                 at: datetime | None = None) -> list[dict]:
         """The habilitations tokens carry for ``services``: one entry per SIRET or SIREN.
 
-        A portfolio habilitation becomes one SIRET entry per client (services the portfolio
-        holds only, link rule applied); a habilitation on an implying service adds an entry
-        for the implied one, marked ``implied_by`` (shown as such, never stored).
+        A portfolio habilitation becomes one SIRET entry per client having the declaration
+        (link rule applied), a per-client one the entry of its client if it has it; a
+        habilitation on an implying service adds an entry for the implied one, marked
+        ``implied_by`` (shown as such, never stored).
         """
         at = at or self._clock()
         catalogue = self._catalogue()
@@ -288,13 +296,15 @@ class HabilitationService:
         rows = sorted(self._session.execute(self.listing_statement(account_id, services, at)),
                       key=lambda row: row.id)
         clients = self._clients({(r.portfolio_id, r.service_code) for r in rows
-                                 if r.portfolio_id is not None}, at)
+                                 if r.portfolio_id is not None and r.client_siret is None}, at)
         found: list[tuple[str, bool, int, dict]] = []
         for row in rows:
             if row.siret:
                 scopes = [("siret", row.siret)]
             elif row.siren:
                 scopes = [("siren", row.siren)]
+            elif row.client_siret:
+                scopes = [("siret", row.client_siret)]
             else:
                 scopes = [("siret", c) for c in clients.get((row.portfolio_id, row.service_code),
                                                             ())]
@@ -357,11 +367,12 @@ class HabilitationService:
                         continue
                     extra = {"implied_by": row.service_code} if implied else {}
                     same = resume is not None and row.id == resume.habilitation_id
-                    if row.portfolio_id is None:
+                    if row.portfolio_id is None or row.client_siret:
                         if same:
                             continue  # the entry the cursor points at: already served
-                        key, value = ("siret", row.siret) if row.siret else ("siren", row.siren)
-                        yield (ListingKey(service, implied, row.id, row.siret or ""),
+                        siret = row.siret or row.client_siret
+                        key, value = ("siret", siret) if siret else ("siren", row.siren)
+                        yield (ListingKey(service, implied, row.id, siret or ""),
                                {"service": service, key: value, "rights": mask.names(),
                                 **extra})
                         continue
@@ -379,9 +390,7 @@ class HabilitationService:
         last = resume.habilitation_id - 1 if resume is not None else None
         while True:
             branches = []
-            for branch in self._by_scope(
-                    (H.id, H.service_code, H.siret, H.siren, H.portfolio_id, H.rights),
-                    account_id, codes, at):
+            for branch in self._listed(account_id, codes, at):
                 if last is not None:
                     branch = branch.where(H.id > last)
                 branches.append(select(branch.order_by(H.id).limit(batch).subquery()))
@@ -395,9 +404,13 @@ class HabilitationService:
 
     def _clients_after(self, portfolio_id: int, code: str, after_siret: str, at: datetime,
                        batch: int) -> Iterator[str]:
-        # A portfolio's clients for a service it holds, link rule applied, by SIRET after
+        # A portfolio's clients having a declaration it holds, link rule applied, by SIRET after
         # ``after_siret``: the primary key (portfolio_id, siret), ``batch`` at a time.
         query = (select(PortfolioClient.siret)
+                 .join(PortfolioClientService,
+                       (PortfolioClientService.portfolio_id == PortfolioClient.portfolio_id)
+                       & (PortfolioClientService.siret == PortfolioClient.siret)
+                       & (PortfolioClientService.service_code == code))
                  .join(PortfolioService,
                        (PortfolioService.portfolio_id == PortfolioClient.portfolio_id)
                        & (PortfolioService.service_code == code))
@@ -422,9 +435,19 @@ class HabilitationService:
                           at: datetime | None = None) -> CompoundSelect:
         """The habilitations ``listing`` starts from: those of ``services`` and of the
         services implying them, one index probe per kind of scope."""
-        return union_all(*self._by_scope(
-            (H.id, H.service_code, H.siret, H.siren, H.portfolio_id, H.rights),
-            account_id, self._counts_for(services), at or self._clock()))
+        return union_all(*self._listed(account_id, self._counts_for(services),
+                                       at or self._clock()))
+
+    def _listed(self, account_id: uuid.UUID, codes, at: datetime) -> list[Select]:
+        # The listing's four branches; a per-client habilitation is filtered in SQL (its
+        # client has the declaration, link rule), a whole-portfolio one expanded later.
+        codes = sorted(set(codes))
+        *direct, by_client = self._by_scope(
+            (H.id, H.service_code, H.siret, H.siren, H.portfolio_id, H.client_siret, H.rights),
+            account_id, codes, at)
+        return [*direct, self._through_portfolio(by_client, codes, at,
+                                                 PortfolioClient.siret == H.client_siret,
+                                                 H.client_siret)]
 
     def _counts_for(self, services: Iterable[str]) -> dict[str, list[str]]:
         # Which requested services each stored service code counts for: itself, and the
@@ -437,14 +460,20 @@ class HabilitationService:
 
     def _clients(self, pairs: set[tuple[int, str]], at: datetime) -> dict[tuple[int, str],
                                                                            list[str]]:
-        """Client SIRETs per (portfolio, service held), link rule applied: one query."""
+        """Client SIRETs per (portfolio, declaration they have), link rule applied: one
+        query."""
         if not pairs:
             return {}
         catalogue = self._catalogue()
         rows = self._session.execute(
             select(PortfolioClient.portfolio_id, PortfolioService.service_code,
                    PortfolioClient.siret, DeclarantLink.last_dsn_at)
-            .join(PortfolioService, PortfolioService.portfolio_id == PortfolioClient.portfolio_id)
+            .join(PortfolioClientService,
+                  (PortfolioClientService.portfolio_id == PortfolioClient.portfolio_id)
+                  & (PortfolioClientService.siret == PortfolioClient.siret))
+            .join(PortfolioService,
+                  (PortfolioService.portfolio_id == PortfolioClient.portfolio_id)
+                  & (PortfolioService.service_code == PortfolioClientService.service_code))
             .join(Portfolio, Portfolio.id == PortfolioClient.portfolio_id)
             .outerjoin(DeclarantLink, (DeclarantLink.declarant_siret == Portfolio.owner_siret)
                        & (DeclarantLink.declared_siret == PortfolioClient.siret))
@@ -466,32 +495,33 @@ class HabilitationService:
 
     def grant(self, account_id: uuid.UUID, service_code: str, *, siret: str | None = None,
               siren: str | None = None, portfolio_id: int | None = None,
-              rights: Right | int | Iterable[str], granted_by: uuid.UUID | None = None,
+              client_siret: str | None = None, rights: Right | int | Iterable[str],
+              granted_by: uuid.UUID | None = None,
               effective_from: datetime | None = None) -> Habilitation:
         """Set the rights of the one habilitation of (account, service, scope).
 
-        A new habilitation, or new rights on an existing one, start after the service's
-        access delay unless ``effective_from`` says otherwise; granting the same rights again
-        changes nothing.
+        The scope is a SIRET, a SIREN, a whole portfolio, or with ``client_siret`` one client
+        of the portfolio (which must have the declaration). A new habilitation, or new rights
+        on an existing one, start after the service's access delay unless ``effective_from``
+        says otherwise; granting the same rights again changes nothing.
         """
         service = self._service(service_code)
         column, value = _one_scope(siret=siret, siren=siren, portfolio_id=portfolio_id)
+        _client_needs_portfolio(column, client_siret)
         mask = _mask(rights)
         if not mask:
             raise HabilitationRefused("no_right", "a habilitation needs at least one right")
         if int(mask) & ~int(service.rights):
             raise HabilitationRefused("unknown_right",
                                       f"{service_code} does not know {mask.names()}")
-        self._check_scope(service_code, service, column, value)
-        habilitation = self._session.scalar(select(H).where(
-            H.account_id == account_id, H.service_code == service_code,
-            getattr(H, column) == value))
+        self._check_scope(service_code, service, column, value, client_siret)
+        habilitation = self._find(account_id, service_code, column, value, client_siret)
         now = self._clock()
         start = effective_from or now + service.access_delay
         if habilitation is None:
             habilitation = H(account_id=account_id, service_code=service_code, rights=int(mask),
                              effective_from=start, granted_by=granted_by, granted_at=now,
-                             **{column: value})
+                             client_siret=client_siret, **{column: value})
             self._session.add(habilitation)
         elif habilitation.rights != int(mask):
             # A right added to a row waits like a new one: the delay is there so a right
@@ -504,7 +534,15 @@ class HabilitationService:
         self._session.flush()
         return habilitation
 
-    def _check_scope(self, code: str, service: _Facts, column: str, value) -> None:
+    def _find(self, account_id: uuid.UUID, code: str, column: str, value,
+              client_siret: str | None) -> Habilitation | None:
+        # Through the unique index of the scope (client_siret tells the two portfolio ones).
+        return self._session.scalar(select(H).where(
+            H.account_id == account_id, H.service_code == code, getattr(H, column) == value,
+            H.client_siret.is_(None) if client_siret is None else H.client_siret == client_siret))
+
+    def _check_scope(self, code: str, service: _Facts, column: str, value,
+                     client_siret: str | None = None) -> None:
         if column == "siret":
             if service.granularity is Granularity.SIREN:
                 raise HabilitationRefused("granularity",
@@ -520,14 +558,22 @@ class HabilitationService:
             if self._session.get(PortfolioService, (value, code)) is None:
                 raise HabilitationRefused("portfolio_service",
                                           f"portfolio {value} does not hold {code}")
+            if client_siret is None:
+                return
+            if self._session.get(PortfolioClient, (value, client_siret)) is None:
+                raise HabilitationRefused("unknown_scope",
+                                          f"{client_siret} is not a client of portfolio {value}")
+            if self._session.get(PortfolioClientService, (value, client_siret, code)) is None:
+                raise HabilitationRefused("client_service",
+                                          f"client {client_siret} does not have {code}")
 
     def revoke(self, account_id: uuid.UUID, service_code: str, *, siret: str | None = None,
-               siren: str | None = None, portfolio_id: int | None = None) -> bool:
+               siren: str | None = None, portfolio_id: int | None = None,
+               client_siret: str | None = None) -> bool:
         """Delete the habilitation of (account, service, scope); whether there was one."""
         column, value = _one_scope(siret=siret, siren=siren, portfolio_id=portfolio_id)
-        habilitation = self._session.scalar(select(H).where(
-            H.account_id == account_id, H.service_code == service_code,
-            getattr(H, column) == value))
+        _client_needs_portfolio(column, client_siret)
+        habilitation = self._find(account_id, service_code, column, value, client_siret)
         if habilitation is None:
             return False
         self._session.delete(habilitation)
@@ -543,13 +589,14 @@ class HabilitationService:
         """
         if from_account_id == to_account_id:
             raise HabilitationRefused("same_account", "cannot transfer to the same account")
-        leaving = self._own(from_account_id)
-        kept = {(h.service_code, h.siret, h.siren, h.portfolio_id): h
-                for h in self._own(to_account_id)}
+        leaving = self.habilitations_of(from_account_id)
+        kept = {(h.service_code, h.siret, h.siren, h.portfolio_id, h.client_siret): h
+                for h in self.habilitations_of(to_account_id)}
         now = self._clock()
         for habilitation in leaving:
             target = kept.get((habilitation.service_code, habilitation.siret,
-                               habilitation.siren, habilitation.portfolio_id))
+                               habilitation.siren, habilitation.portfolio_id,
+                               habilitation.client_siret))
             if target is None:
                 habilitation.account_id = to_account_id
                 target = habilitation
@@ -565,10 +612,10 @@ class HabilitationService:
         self._session.flush()
         return len(leaving)
 
-    def _own(self, account_id: uuid.UUID) -> list[Habilitation]:
-        # Through the three partial indexes: « WHERE account_id = ? » alone would scan.
-        branches = [select(H).where(H.account_id == account_id, scope.is_not(None))
-                    for scope in (H.siret, H.siren, H.portfolio_id)]
+    def habilitations_of(self, account_id: uuid.UUID) -> list[Habilitation]:
+        """Every stored habilitation of the account (each scope's index probed once)."""
+        # Through the four partial indexes: « WHERE account_id = ? » alone would scan.
+        branches = [select(H).where(H.account_id == account_id, *scope) for scope in _SCOPES]
         return list(self._session.scalars(select(H).from_statement(union_all(*branches))))
 
     def subscribe(self, service_code: str, *, siret: str | None = None,
@@ -591,12 +638,43 @@ class HabilitationService:
             self._session.flush()
         return subscription
 
+    def subscriptions_for(self, siren: str) -> list[Subscription]:
+        """The subscriptions of the company ``siren``: its own and its establishments'."""
+        return list(self._session.scalars(select(Subscription).where(or_(
+            Subscription.siren == siren,
+            Subscription.siret.in_(select(Establishment.siret)
+                                   .where(Establishment.siren == siren))))
+            .order_by(Subscription.service_code, Subscription.siret)))
+
+    def unsubscribe(self, service_code: str, *, siret: str | None = None,
+                    siren: str | None = None) -> bool:
+        """End the subscription of an establishment or a company; whether there was one."""
+        column, value = _one_scope(siret=siret, siren=siren)
+        subscription = self._session.scalar(select(Subscription).where(
+            Subscription.service_code == service_code, getattr(Subscription, column) == value))
+        if subscription is None:
+            return False
+        self._session.delete(subscription)
+        self._session.flush()
+        return True
+
+    def subscribed_codes(self, siret: str) -> set[str]:
+        """The services ``siret`` subscribes to, itself or through its company (pending
+        ones included: a subscription waits for its start, it is not a request)."""
+        return set(self._session.scalars(select(Subscription.service_code).where(or_(
+            Subscription.siret == siret, Subscription.siren == siret[:9]))))
+
 
 def _one_scope(**scopes) -> tuple[str, str | int]:
     given = [(column, value) for column, value in scopes.items() if value is not None]
     if len(given) != 1:
         raise HabilitationRefused("scope", f"give exactly one of {', '.join(scopes)}")
     return given[0]
+
+
+def _client_needs_portfolio(column: str, client_siret: str | None) -> None:
+    if client_siret is not None and column != "portfolio_id":
+        raise HabilitationRefused("scope", "client_siret goes with portfolio_id only")
 
 
 def _mask(rights: Right | int | Iterable[str]) -> Right:

@@ -24,25 +24,26 @@ def pending(app, account):
     """A password-reset request of a declarant and a candidacy, both waiting for a decision."""
     requester = make_account(app, last_name="Garnier", first_name="Paul", role=Role.DECLARANT)
     candidate = make_account(app, **PEOPLE["candidate"])
-    make_account(app, **PEOPLE["declarant"])
+    declarant = make_account(app, **PEOPLE["declarant"])
     with app.app_context():
         request = PasswordResetRequest(account_id=requester.id, siret=SIRET_SIEGE)
         candidacy = AdminCandidacy(account_id=candidate.id, siren=SIRET_SIEGE[:9],
                                    activation_key_hash="unused")
         db.session.add_all([request, candidacy])
         db.session.commit()
-        return {"request": request.id, "candidacy": candidacy.id}
+        return {"request": request.id, "candidacy": candidacy.id, "declarant": declarant.id}
 
 
 def gestion_routes(app, pending) -> list[tuple[str, str]]:
     """(method, path) of every /gestion route of the app, path arguments filled in."""
-    values = {"request_id": pending["request"], "candidacy_id": pending["candidacy"]}
+    values = {"request_id": pending["request"], "candidacy_id": pending["candidacy"],
+              "account_id": pending["declarant"], "portfolio_id": 1, "siret": SIRET_SIEGE}
     routes = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/gestion"):
             continue
         arguments = {name: values[name] for name in rule.arguments if name in values}
-        for name, converter in rule._converters.items():  # any(…): each of its values
+        for name, converter in rule._converters.items():  # any(…): its first value
             if name not in arguments:
                 arguments[name] = sorted(converter.items)[0]
         path = rule.build(arguments)[1]

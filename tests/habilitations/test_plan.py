@@ -3,7 +3,7 @@
 On PostgreSQL the habilitations table is filled with 100,000+ rows (with thousands of
 portfolios, clients and declarant links, so the planner has real choices), analysed, and
 ``EXPLAIN`` of the exact statement ``rights_on`` runs must show no sequential scan and the
-three unique partial indexes, one per branch. On SQLite, ``EXPLAIN QUERY PLAN`` must search
+four unique partial indexes, one per branch. On SQLite, ``EXPLAIN QUERY PLAN`` must search
 habilitations through those indexes.
 """
 
@@ -25,6 +25,7 @@ from idp.habilitations.models import (
     Habilitation,
     Portfolio,
     PortfolioClient,
+    PortfolioClientService,
     PortfolioService,
     Right,
 )
@@ -33,7 +34,7 @@ from idp.models_common import utcnow
 from tests.conftest import DATABASE_URL
 
 UNIQUE_INDEXES = ("uq_habilitations_siret", "uq_habilitations_siren",
-                  "uq_habilitations_portfolio")
+                  "uq_habilitations_portfolio", "uq_habilitations_client")
 SERVICES = ("DSN", "DUCS", "ATMP")  # SIRET services, all held by every portfolio
 COMPANIES, ESTABLISHMENTS_EACH = 2_000, 5
 PORTFOLIOS, CLIENTS_EACH = 1_000, 20
@@ -84,6 +85,9 @@ def fill(size: int = 100_000) -> dict:
     db.session.execute(insert(PortfolioClient), [
         {"portfolio_id": p, "siret": c, "added_at": now}
         for p, group in clients.items() for c in dict.fromkeys(group)])
+    db.session.execute(insert(PortfolioClientService), [
+        {"portfolio_id": p, "siret": c, "service_code": code}
+        for p, group in clients.items() for c in dict.fromkeys(group) for code in SERVICES])
     links = {(owners[k], c) for k, p in enumerate(portfolio_ids) for c in clients[p]}
     db.session.execute(insert(DeclarantLink), [
         {"declarant_siret": owner, "declared_siret": c, "last_dsn_at": now - timedelta(days=20)}
@@ -92,7 +96,7 @@ def fill(size: int = 100_000) -> dict:
     rows = []
     for i, account in enumerate(accounts):
         common = {"account_id": account, "effective_from": since, "granted_at": now,
-                  "siret": None, "siren": None, "portfolio_id": None}
+                  "siret": None, "siren": None, "portfolio_id": None, "client_siret": None}
         for j in range(10):
             for code in SERVICES:
                 rows.append({**common, "service_code": code, "rights": RIGHTS[code],
@@ -105,15 +109,22 @@ def fill(size: int = 100_000) -> dict:
             for code in SERVICES:
                 rows.append({**common, "service_code": code, "rights": RIGHTS[code],
                              "portfolio_id": portfolio_ids[(i + j * 337) % len(portfolio_ids)]})
+        for j in range(5):  # one client of a portfolio
+            portfolio = portfolio_ids[(i + j * 211 + 1) % len(portfolio_ids)]
+            for code in SERVICES:
+                rows.append({**common, "service_code": code, "rights": RIGHTS[code],
+                             "portfolio_id": portfolio, "client_siret": clients[portfolio][j]})
     rows = list({(r["account_id"], r["service_code"], r["siret"], r["siren"],
-                  r["portfolio_id"]): r for r in rows}.values())
+                  r["portfolio_id"], r["client_siret"]): r for r in rows}.values())
     # One statement over column arrays: far quicker than 100 batches of bound rows.
-    columns = ("account_id", "service_code", "siret", "siren", "portfolio_id", "rights")
+    columns = ("account_id", "service_code", "siret", "siren", "portfolio_id", "client_siret",
+               "rights")
     db.session.execute(text(
         "INSERT INTO habilitations (account_id, service_code, siret, siren, portfolio_id, "
-        "rights, effective_from, granted_at) SELECT *, :since, :now FROM unnest("
+        "client_siret, rights, effective_from, granted_at) SELECT *, :since, :now FROM unnest("
         "CAST(:account_id AS uuid[]), CAST(:service_code AS text[]), CAST(:siret AS text[]), "
-        "CAST(:siren AS text[]), CAST(:portfolio_id AS int[]), CAST(:rights AS int[]))"),
+        "CAST(:siren AS text[]), CAST(:portfolio_id AS int[]), CAST(:client_siret AS text[]), "
+        "CAST(:rights AS int[]))"),
         {"since": since, "now": now, **{c: [r[c] for r in rows] for c in columns}})
     db.session.commit()
     assert len(rows) >= size
@@ -162,7 +173,7 @@ def test_check_searches_habilitations_through_their_indexes(accounts):
         plan = [row[3] for row in db.session.execute(
             text("EXPLAIN QUERY PLAN " + literal_sql(statement)))]
         on_habilitations = [step for step in plan if " habilitations " in step]
-        assert len(on_habilitations) == 3, plan
+        assert len(on_habilitations) == len(UNIQUE_INDEXES), plan
         for step, index in zip(on_habilitations, UNIQUE_INDEXES, strict=True):
             assert step.startswith(f"SEARCH habilitations USING INDEX {index} (account_id=?"), plan
         assert not [step for step in plan if step.startswith("SCAN")], plan

@@ -16,6 +16,9 @@ DEFAULT_POLICY = ("default-src 'self'; frame-ancestors 'none'; form-action 'self
 # What a Content-Security-Policy source (or a postMessage target) may say of a partner's
 # origin: scheme, host, port — nothing that could end the directive or widen it.
 CSP_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+# ASCII digits only (not "²" or "١", which str.isdigit accepts); six are far more pages than
+# any list shown to a person has.
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")
 
 
 def csp_origins(origins) -> list[str]:
@@ -93,3 +96,8 @@ def language_url(language: str) -> str:
     args = request.args.to_dict()
     args["lang"] = language
     return request.path + "?" + urlencode(args)
+
+
+def page_number(raw: str) -> int | None:
+    """The page number typed in a URL, or None when it is not one."""
+    return int(raw) if PAGE_NUMBER.fullmatch(raw) else None

@@ -15,6 +15,7 @@ from idp.accounts.security import AccountSecurity
 from idp.accounts.service import AuthenticationService
 from idp.accounts.throttling import BackoffPolicy, LoginThrottle
 from idp.accounts.two_factor import TwoFactor
+from idp.accounts.welcome import WelcomeLinks
 from idp.audit.deps import audit_journal
 from idp.extensions import app_clock, db, store
 
@@ -110,3 +111,11 @@ def recovery(limited: bool = True) -> Recovery:
                     int(config["RESET_LINK_SECONDS"]), app_clock(),
                     (limiter("recovery-request"), limiter("recovery-request-ip")) if limited
                     else None)
+
+
+def welcome_links() -> WelcomeLinks:
+    """The welcome links of the current app (its issuer, store, hasher and clock)."""
+    issuer = current_app.config["ISSUER"]
+    return WelcomeLinks(db.session, store.get(), password_hasher(), account_security(),
+                        audit_journal(), lambda token: f"{issuer}/compte/bienvenue/{token}",
+                        clock=app_clock())

@@ -14,17 +14,13 @@ import time
 import uuid
 from collections.abc import Callable
 
-from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from idp.accounts.deps import account_security, password_hasher
 from idp.accounts.models import Account, Status
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.security import SECRET_QUESTIONS, AccountSecurity, answer_key
-from idp.audit.deps import audit_journal
 from idp.audit.service import AuditJournal, Origin
-from idp.extensions import app_clock, db, store
 from idp.hashing import sha256_hex
 from idp.models_common import utcnow
 from idp.store import Store
@@ -111,10 +107,3 @@ class WelcomeLinks:
         self._session.refresh(account)
         return account
 
-
-def welcome_links() -> WelcomeLinks:
-    """The welcome links of the current app (its issuer, store, hasher and clock)."""
-    issuer = current_app.config["ISSUER"]
-    return WelcomeLinks(db.session, store.get(), password_hasher(), account_security(),
-                        audit_journal(), lambda token: f"{issuer}/compte/bienvenue/{token}",
-                        clock=app_clock())

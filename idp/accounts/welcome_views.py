@@ -8,10 +8,10 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
+from idp.accounts.deps import welcome_links
 from idp.accounts.forms import NewPasswordMixin
 from idp.accounts.password_policy import SPECIAL_CHARACTERS
 from idp.accounts.security import SECRET_QUESTIONS, PasswordRefused
-from idp.accounts.welcome import welcome_links
 from idp.forms import HtmlForm, Required
 from idp.web import request_origin
 

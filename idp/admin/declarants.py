@@ -219,6 +219,21 @@ class DeclarantService:
             self._mailer.email_replaced(account, old_email)
         return changed
 
+    def resend_welcome(self, administrator: Account, account_id: uuid.UUID,
+                       origin: Origin) -> Account:
+        """A new welcome link for a declarant still waiting for activation (the earlier
+        one stops working)."""
+        account = self.get(administrator, account_id)
+        if account.status is not Status.PENDING_EMAIL or not account.email:
+            raise DeclarantRefused("status", _l("Ce compte est déjà activé : il n'attend plus "
+                                                "de lien d'activation."))
+        self._journal.record("admin.declarant_link_sent", "success",
+                             account_id=administrator.id, origin=origin,
+                             details={"declarant": str(account.id)})
+        self._session.commit()
+        self._mailer.declarant_welcome(account, self._welcome.issue(account), self._welcome.days)
+        return account
+
     def _move(self, account: Account, from_status: Status, to_status: Status) -> None:
         # Conditional UPDATE: two decisions at once (or a decision and an activation) make one.
         moved = self._session.execute(

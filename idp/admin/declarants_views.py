@@ -3,7 +3,6 @@ radiate)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from flask import (
@@ -34,14 +33,12 @@ from idp.admin.declarants import (
 )
 from idp.admin.deps import declarant_service
 from idp.forms import CONTROL_CHARACTERS, HtmlForm, Required
-from idp.web import request_origin
+from idp.web import page_number, request_origin
 
 bp = Blueprint("admin_declarants", __name__, url_prefix="/gestion/declarants")
 
 STATUS_LABELS = {Status.ACTIVE: _l("Actif"), Status.LOCKED: _l("Suspendu"),
                  Status.PENDING_EMAIL: _l("En attente d'activation")}
-# Six digits are far more pages than a company has; longer is no page of this list.
-PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 SEARCH_MAX = 100
 
 
@@ -98,10 +95,10 @@ def _refused(form, error: DeclarantRefused) -> None:
 def index():
     """The list, searchable by nom, prénom and SIRET, 20 a page."""
     query = CONTROL_CHARACTERS.sub("", request.args.get("q", ""))[:SEARCH_MAX].strip()
-    raw_page = request.args.get("page", "1")
-    if not PAGE_NUMBER.fullmatch(raw_page):
+    page = page_number(request.args.get("page", "1"))
+    if page is None:
         abort(404)
-    result = declarant_service().search(current_account(), query, int(raw_page))
+    result = declarant_service().search(current_account(), query, page)
     return render_template("admin/declarants/list.html", result=result, query=query,
                            statuses=STATUS_LABELS, form=ButtonForm())
 
@@ -163,6 +160,23 @@ def change_status(account_id: uuid.UUID, decision: str):
                 last=account.last_name) if decision == "suspendre" else
               _("Le compte de %(first)s %(last)s est réactivé.", first=account.first_name,
                 last=account.last_name))
+    return redirect(url_for("admin_declarants.index"))
+
+
+@bp.post("/<uuid:account_id>/renvoyer-lien")
+@admin_required
+def resend_link(account_id: uuid.UUID):
+    """« Renvoyer le lien d'activation » to a declarant who has not activated yet."""
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        account = declarant_service().resend_welcome(current_account(), account_id,
+                                                     request_origin())
+    except DeclarantRefused as error:
+        flash(str(error.message))
+    else:
+        flash(_("Un nouveau lien d'activation a été envoyé à %(email)s ; le précédent ne "
+                "fonctionne plus.", email=account.email))
     return redirect(url_for("admin_declarants.index"))
 
 

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 from flask import current_app
 
-from idp.accounts.deps import mailer
-from idp.accounts.welcome import welcome_links
+from idp.accounts.deps import mailer, welcome_links
 from idp.admin.declarants import DeclarantService
 from idp.admin.emails import AdminMailer
 from idp.admin.portfolios import PortfolioDesk

@@ -114,8 +114,8 @@ def show(portfolio_id: int):
     scope = _scope()
     rules = habilitation_service()
     after = request.args.get("apres", "")[:14]
-    clients = rules.clients_page(portfolio, after_siret=after if after.isdigit() else "",
-                                 limit=50)
+    after = after if after.isascii() and after.isdigit() else ""
+    clients = rules.clients_page(portfolio, after_siret=after, limit=50)
     count = rules.client_count(portfolio)
     declarant = None
     wanted = request.args.get("declarant", "")[:36]

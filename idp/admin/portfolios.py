@@ -151,7 +151,7 @@ class PortfolioDesk:
             if len(row) != 2 or row[1].strip() not in ("0", "1"):
                 raise PortfolioRefused("bad_line", number)
             siret = row[0].strip()
-            if not (len(siret) == 14 and siret.isdigit()) or siret in wanted:
+            if not (len(siret) == 14 and siret.isascii() and siret.isdigit()) or siret in wanted:
                 raise PortfolioRefused("bad_siret" if siret not in wanted else "duplicate",
                                        number, siret)
             wanted[siret] = (row[1].strip() == "1", number)

@@ -14,7 +14,7 @@ from idp.admin.deps import rights_grid
 from idp.admin.rights import GridRefused
 from idp.admin.scope import CompanyScope
 from idp.extensions import db
-from idp.web import request_origin
+from idp.web import page_number, request_origin
 
 bp = Blueprint("admin_rights", __name__, url_prefix="/gestion/habilitations")
 
@@ -27,10 +27,9 @@ REFUSALS = {
 
 def _criteria(values) -> dict:
     """The search criteria (declarant, service, establishment, page), as strings."""
-    page = values.get("page", "1")
     return {"declarant": values.get("declarant", "")[:36],
             "service": values.get("service", "")[:16], "siret": values.get("siret", "")[:14],
-            "page": int(page) if page.isdigit() and len(page) < 5 and int(page) > 0 else 1}
+            "page": page_number(values.get("page", "1")) or 1}
 
 
 def _declarant(scope: CompanyScope, value: str):

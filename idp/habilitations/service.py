@@ -4,17 +4,19 @@
 A right reaches SIRET X for service S through a habilitation of the account on
   * X itself;
   * X's SIREN (all establishments of the company, present and future);
-  * a portfolio that has X as a client and holds the habilitation's service (a client can only
-    get what its portfolio has);
+  * a whole portfolio that has X as a client, X having the habilitation's declaration among
+    its own (each client has its declarations, chosen among the portfolio's container);
+  * X as one client of a portfolio (a per-client habilitation, what the bulk file writes),
+    under the same condition;
 and a habilitation on a service A that implies S (A is in ``S.implied_by``, e.g. PPREV is
 implied by ATMP or MCF) counts for S, limited to the rights S knows. Where the habilitation's
-service requires a declarant–declared link (ATMP), the portfolio branch counts only if the
+service requires a declarant–declared link (ATMP), the portfolio branches count only if the
 portfolio's firm filed a DSN for X in the last three months; the company's own people,
 habilitated on a SIRET or SIREN, need no link. Only habilitations already effective count.
 
-The check is one statement, a UNION ALL of the SIRET, SIREN and portfolio branches; each is an
-index probe on the unique partial index of its scope, (account_id, service_code, siret |
-siren | portfolio_id). A single SELECT with an OR across the three scopes cannot use partial
+The check is one statement, a UNION ALL of the four branches; each is an index probe on the
+unique partial index of its scope, (account_id, service_code, siret | siren | portfolio_id |
+client_siret + portfolio_id). A single SELECT with an OR across the scopes cannot use partial
 indexes and reads the whole table. The catalogue facts (implications, link rule, known
 rights) are read once per service object from the small ``services`` table and enter the
 statement as constants.
@@ -25,12 +27,14 @@ page by page after a keyset position (service, own or implied, habilitation id, 
 queries are limited in SQL and read a portfolio's clients by primary key after the last SIRET
 served, so a page never expands a portfolio further than it shows.
 
-No index had to be added for it (``EXPLAIN`` on PostgreSQL over 100,000+ habilitations, see
-tests/habilitations/test_plan.py): the portfolio branch reaches ``portfolio_clients`` and
-``portfolio_services`` by their primary keys (portfolio_id, …), ``portfolios`` by id and
-``declarant_links`` by its primary key (declarant_siret, declared_siret); the listing's
-portfolio expansion uses the same keys. An index on (account_id, effective_from) would not
-help: the check always knows the service and the scope, which the unique indexes lead with.
+``EXPLAIN`` on PostgreSQL over 100,000+ habilitations (tests/habilitations/test_plan.py) shows
+every branch on an index: the portfolio branches reach ``portfolio_clients``,
+``portfolio_client_services`` and ``portfolio_services`` by their primary keys
+(portfolio_id, …), ``portfolios`` by id and ``declarant_links`` by its primary key
+(declarant_siret, declared_siret). The one index added for them, (client_siret,
+portfolio_id) on per-client rows, serves removing a client (its rows go with it), not the
+check. An index on (account_id, effective_from) would not help: the check always knows the
+service and the scope, which the unique indexes lead with.
 
 Writes flush (ids exist, conflicts surface at once) but never commit: the caller owns the
 unit of work and commits it once, so a registration, a demo load or a transfer lands whole or

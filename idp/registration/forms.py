@@ -16,7 +16,7 @@ from idp.forms import HtmlForm, Required, check_siret
 def check_phone(form, field) -> None:
     """French numbers: 10 digits, spaces and dots tolerated."""
     digits = re.sub(r"[\s.]", "", field.data or "")
-    if not digits.isdigit() or len(digits) != 10:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) != 10:
         raise ValidationError(_l("Le numéro doit comporter 10 chiffres."))
     field.data = digits
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from idp.accounts.deps import welcome_links
 from idp.accounts.models import Account, Role, Status
-from idp.accounts.welcome import welcome_links
 from idp.extensions import db
 from tests.conftest import SIRET_SIEGE, csrf_token, free_port, make_account, serve, sign_in
 from tests.races import at_once

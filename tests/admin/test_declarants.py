@@ -111,6 +111,25 @@ def test_added_declarant_activates_its_account_and_signs_in(app, signed_in, mail
     assert fill_login(person, password=NEW, **credentials).status_code == 302
 
 
+def test_a_new_welcome_link_replaces_the_first(app, signed_in, mailbox):
+    add(signed_in, siret=SIRET_VILLEURBANNE)
+    with app.app_context():
+        created = db.session.scalar(select(Account).where(Account.last_name == "Martin"))
+    assert "Renvoyer le lien d'activation" in text(signed_in.get("/gestion/declarants"))
+    response = press(signed_in, created.id, "renvoyer-lien")
+    assert "Un nouveau lien d'activation a été envoyé à lea@example.fr" in text(
+        signed_in.get(response.headers["Location"]))
+    first, second = mailbox.to("lea@example.fr")
+    assert len(journal(app, "admin.declarant_link_sent")) == 1
+    person = app.test_client()
+    assert "n'est pas ou plus valide" in text(person.get(local(mailbox.link(first))))
+    assert activate(person, mailbox.link(second)).status_code == 200
+    # Activated: no link to send any more, and nothing is sent.
+    response = press(signed_in, created.id, "renvoyer-lien")
+    assert "Ce compte est déjà activé" in text(signed_in.get(response.headers["Location"]))
+    assert len(mailbox.to("lea@example.fr")) == 2
+
+
 def test_the_same_login_triple_is_refused(app, signed_in, mailbox):
     declarant(app)
     response = add(signed_in, last_name=" PETIT ", first_name="lùc")

@@ -20,7 +20,7 @@ def activate(chromium, link: str) -> None:
     welcome.goto(link)
     welcome.get_by_label("Nouveau mot de passe").fill("Arrivee2027")
     welcome.get_by_label("Confirmation du mot de passe").fill("Arrivee2027")
-    welcome.get_by_label("Question secrète").select_option(index=1)
+    welcome.get_by_label(re.compile(r"^Question secrète")).select_option(index=1)
     welcome.get_by_label("Réponse à la question secrète").fill("Tarte aux pommes")
     screenshot(welcome, "gestion-03b-activation")
     welcome.get_by_role("button", name="Activer mon compte").click()
@@ -42,8 +42,8 @@ def test_arrival_rights_and_departure_with_transfer(chromium, page, issuer, mail
     page.get_by_role("link", name="Gérer les déclarants").click()
     page.get_by_role("link", name="Ajouter un déclarant").click()
     page.get_by_label("Établissement").select_option(VILLEURBANNE)
-    page.get_by_label("Nom").fill("Moreau")
-    page.get_by_label("Prénom").fill("Inès")
+    page.get_by_label(re.compile(r"^Nom\b")).fill("Moreau")
+    page.get_by_label(re.compile(r"^Prénom\b")).fill("Inès")
     page.get_by_label("Adresse électronique").fill("ines.moreau@transports-lefevre.example")
     screenshot(page, "gestion-02-ajouter")
     page.get_by_role("button", name="Enregistrer").click()
@@ -56,7 +56,7 @@ def test_arrival_rights_and_departure_with_transfer(chromium, page, issuer, mail
     # Her rights: « Gérer les habilitations », « Rechercher », tick, « Valider ».
     page.goto(f"{issuer}/gestion")
     page.get_by_role("link", name="Gérer les habilitations").click()
-    page.get_by_label("Déclarant").select_option(label=re.compile("Moreau Inès"))
+    page.get_by_label("Déclarant").select_option(label=f"Moreau Inès ({VILLEURBANNE})")
     page.get_by_label("Service").select_option("DSN")
     page.get_by_role("button", name="Rechercher").click()
     page.get_by_label(f"DSN {VILLEURBANNE} declarer").check()
@@ -69,7 +69,7 @@ def test_arrival_rights_and_departure_with_transfer(chromium, page, issuer, mail
     page.goto(f"{issuer}/gestion/declarants")
     page.get_by_role("row", name=re.compile("Benali")).get_by_role("link", name="Radier").click()
     page.get_by_label("Transférer ses habilitations à").select_option(
-        label=re.compile("Moreau"))
+        label=f"Moreau Inès (SIRET {VILLEURBANNE})")
     screenshot(page, "gestion-05-radier")
     page.get_by_role("button", name="Radier").click()
     expect(page.get_by_role("status")).to_be_visible()
@@ -77,7 +77,7 @@ def test_arrival_rights_and_departure_with_transfer(chromium, page, issuer, mail
     screenshot(page, "gestion-06-apres-radiation")
 
     page.goto(f"{issuer}/gestion/habilitations")
-    page.get_by_label("Déclarant").select_option(label=re.compile("Moreau Inès"))
+    page.get_by_label("Déclarant").select_option(label=f"Moreau Inès ({VILLEURBANNE})")
     page.get_by_role("button", name="Rechercher").click()
     expect(page.get_by_label(f"DSN {VILLEURBANNE} payer")).not_to_be_checked()
     expect(page.get_by_label(f"DUCS {VILLEURBANNE} payer")).to_be_checked()  # Karim's

@@ -52,6 +52,11 @@ def test_error_messages_are_translated(client, account):
     assert "This field is required" in html
 
 
+def as_tuple(value) -> tuple:
+    """A catalogue id or string as a tuple: one item, or a plural's forms."""
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
+
+
 def test_catalogue_is_complete_and_up_to_date(tmp_path):
     template = tmp_path / "messages.pot"
     CommandLineInterface().run([
@@ -62,7 +67,9 @@ def test_catalogue_is_complete_and_up_to_date(tmp_path):
     with (CATALOGUE / "messages.po").open("rb") as stream:
         po = {m.id: m.string for m in read_po(stream) if m.id}
     assert source_ids - set(po) == set(), "run scripts/translations and translate"
-    assert [msgid for msgid, text in po.items() if not text] == []
+    assert [msgid for msgid, text in po.items() if not all(as_tuple(text))] == []
     with (CATALOGUE / "messages.mo").open("rb") as stream:
-        mo = {m.id: m.string for m in read_mo(stream) if m.id}
+        # read_mo gives a plural entry's id and forms as lists, read_po as tuples.
+        mo = {as_tuple(m.id): as_tuple(m.string) for m in read_mo(stream) if m.id}
+    po = {as_tuple(msgid): as_tuple(text) for msgid, text in po.items()}
     assert mo == po, "messages.mo is stale: run scripts/translations"

@@ -86,3 +86,16 @@ def test_another_company_changes_nothing_anywhere(demo, targets, other_administr
     assert snapshot(demo) == before
     # The cabinet's own data is untouched too (no foreign id was taken for its own).
     assert CABINET_SIRET in str(before["portfolios"])
+
+
+def test_no_post_without_the_csrf_token(demo, targets, administrator):
+    before = snapshot(demo)
+    posts = [path for method, path, _ in gestion_routes(demo, targets) if method == "POST"]
+    assert len(posts) >= 15
+    for path in posts:
+        data = {**foreign_form(targets),
+                "fichier": (io.BytesIO(f"SIRET;DSN\n{GRENOBLE};1\n".encode()), "f.csv")}
+        response = administrator.post(path, data=data)
+        # Its own objects, every field right, but no token: refused, nothing written.
+        assert response.status_code in (400, 403), (path, response.status_code)
+    assert snapshot(demo) == before

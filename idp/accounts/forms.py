@@ -85,6 +85,19 @@ class ChangePasswordForm(NewPasswordMixin, HtmlForm):
     current_password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
 
 
+class ChooseSecretMixin:
+    """A secret question and its answer, chosen with a first password (a welcome link, the
+    registration's last step)."""
+
+    secret_question = SelectField(_l("Question secrète"), validators=[Required()])
+    secret_answer = StringField(_l("Réponse à la question secrète"), validators=[
+        Required(), Length(min=2, max=100, message=_l("Entre 2 et 100 caractères"))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.secret_question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
+
+
 class SecretQuestionForm(HtmlForm):
     """Choose the secret question used to recover the password."""
 

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, StringField
-from wtforms.validators import Length
 
 from idp.accounts.deps import welcome_links
-from idp.accounts.forms import NewPasswordMixin
+from idp.accounts.forms import ChooseSecretMixin, NewPasswordMixin
 from idp.accounts.password_policy import SPECIAL_CHARACTERS
-from idp.accounts.security import SECRET_QUESTIONS, PasswordRefused
-from idp.forms import HtmlForm, Required
+from idp.accounts.security import PasswordRefused
+from idp.forms import HtmlForm
 from idp.web import request_origin
 
 bp = Blueprint("welcome", __name__)
 
 
-class WelcomeForm(NewPasswordMixin, HtmlForm):
+class WelcomeForm(NewPasswordMixin, ChooseSecretMixin, HtmlForm):
     """The first password and the secret question of an account created by an administrator."""
-
-    secret_question = SelectField(_l("Question secrète"), validators=[Required()])
-    secret_answer = StringField(_l("Réponse à la question secrète"), validators=[
-        Required(), Length(min=2, max=100, message=_l("Entre 2 et 100 caractères"))])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.secret_question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
 
 
 def _invalid_link():

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, RadioField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms import EmailField, RadioField, SelectMultipleField, StringField, widgets
 from wtforms.validators import Email, EqualTo, Length, Optional, ValidationError
 
-from idp.accounts.forms import NAME_TOO_LONG, NewPasswordMixin
-from idp.accounts.security import SECRET_QUESTIONS
+from idp.accounts.forms import NAME_TOO_LONG, ChooseSecretMixin, NewPasswordMixin
 from idp.forms import HtmlForm, Required, check_siret
 
 
@@ -37,16 +36,8 @@ class DetailsForm(HtmlForm):
         Required(), EqualTo("email", message=_l("Les deux adresses diffèrent."))])
 
 
-class SecretsForm(NewPasswordMixin, HtmlForm):
+class SecretsForm(NewPasswordMixin, ChooseSecretMixin, HtmlForm):
     """4. Mot de passe et question secrète."""
-
-    secret_question = SelectField(_l("Question secrète"), validators=[Required()])
-    secret_answer = StringField(_l("Réponse à la question secrète"), validators=[
-        Required(), Length(min=2, max=100, message=_l("Entre 2 et 100 caractères"))])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.secret_question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
 
 
 class ServicesForm(HtmlForm):

@@ -44,3 +44,12 @@ def screenshot(page, name: str) -> None:
     """Keep a picture of the page under test-output/screenshots/."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def sign_in_here(page) -> None:
+    """Fill « Vous connecter » on the current page as Sophie."""
+    page.get_by_label("SIRET").fill("52814432200013")
+    page.get_by_label("Nom", exact=False).first.fill("Lefèvre")
+    page.get_by_label("Prénom").fill("Sophie")
+    page.get_by_label("Mot de passe").fill("Camions2026")
+    page.get_by_role("button", name="Vous connecter").click()

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_in_here
 
 VILLEURBANNE = "52814432200021"
 
@@ -30,11 +30,7 @@ def activate(chromium, link: str) -> None:
 
 def test_arrival_rights_and_departure_with_transfer(chromium, page, issuer, mailbox):
     page.goto(f"{issuer}/connexion")
-    page.get_by_label("SIRET").fill("52814432200013")
-    page.get_by_label("Nom", exact=False).first.fill("Lefèvre")
-    page.get_by_label("Prénom").fill("Sophie")
-    page.get_by_label("Mot de passe").fill("Camions2026")
-    page.get_by_role("button", name="Vous connecter").click()
+    sign_in_here(page)
     page.goto(f"{issuer}/gestion")
     screenshot(page, "gestion-01-menu")
 

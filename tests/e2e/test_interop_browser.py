@@ -16,7 +16,7 @@ from flask import Flask, abort, redirect, request, session
 from playwright.sync_api import expect
 
 from tests.conftest import free_port, serve
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_in_here
 from tests.oidc.conftest import register, verify
 
 
@@ -93,15 +93,6 @@ def sites(demo):
                 partner_site(name, idp, base, partner.client_id, partner.client_secret), base))
             found[key], found[f"{key}_id"] = base, partner.client_id
         yield found
-
-
-def sign_in_here(page) -> None:
-    """Fill « Vous connecter » on the current page as Sophie."""
-    page.get_by_label("SIRET").fill("52814432200013")
-    page.get_by_label("Nom", exact=False).first.fill("Lefèvre")
-    page.get_by_label("Prénom").fill("Sophie")
-    page.get_by_label("Mot de passe").fill("Camions2026")
-    page.get_by_role("button", name="Vous connecter").click()
 
 
 def visited(page) -> list[str]:

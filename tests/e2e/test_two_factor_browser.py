@@ -8,22 +8,14 @@ import time
 import pyotp
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_in_here
 
 RED, ORANGE, GREEN = "rgb(201, 25, 30)", "rgb(179, 64, 0)", "rgb(24, 117, 60)"
 
 
-def sign_in(page, issuer):
-    page.goto(f"{issuer}/connexion")
-    page.get_by_label("SIRET").fill("52814432200013")
-    page.get_by_label("Nom", exact=False).first.fill("Lefèvre")
-    page.get_by_label("Prénom").fill("Sophie")
-    page.get_by_label("Mot de passe").fill("Camions2026")
-    page.get_by_role("button", name="Vous connecter").click()
-
-
 def test_gauge_colours_then_totp_enrolment_and_sign_in(page, issuer):
-    sign_in(page, issuer)
+    page.goto(f"{issuer}/connexion")
+    sign_in_here(page)
     expect(page.get_by_role("heading", name="Votre compte")).to_be_visible()
     page.get_by_role("link", name="Sécurité de votre compte").click()
 
@@ -52,7 +44,8 @@ def test_gauge_colours_then_totp_enrolment_and_sign_in(page, issuer):
     page.get_by_role("button", name="Vous déconnecter").click()
     expect(page.get_by_role("heading", name="Vous êtes déconnecté")).to_be_visible()
 
-    sign_in(page, issuer)
+    page.goto(f"{issuer}/connexion")
+    sign_in_here(page)
     expect(page.get_by_role("heading", name="Code de vérification")).to_be_visible()
     # The current step's code was spent at enrolment: the app shows the next one soon.
     page.get_by_label("Code de vérification").fill(

@@ -37,7 +37,7 @@ def demo_environment() -> dict:
 def storage_label(env: dict) -> str:
     """Which database and store the run used."""
     database = "PostgreSQL" if "postgresql" in env["IDP_DATABASE_URL"] else "SQLite"
-    return f"{database} + {'Redis' if env.get('IDP_REDIS_URL') else 'in-process store'}"
+    return f"{database} + {'Redis' if env.get('IDP_REDIS_URL') else 'SQLite store'}"
 
 
 @contextmanager

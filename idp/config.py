@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 # Floors from OWASP's password storage cheat sheet for argon2id (m=19 MiB, t=2, p=1):
@@ -31,7 +32,8 @@ def _bool(value: str) -> bool:
 # setting's name prefixed with ``IDP_`` (IDP_DATABASE_URL, IDP_REDIS_URL, …).
 DEFAULTS: dict[str, object] = {
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
-    "REDIS_URL": None,  # None: the in-process store (one process only)
+    "REDIS_URL": None,  # None: the SQLite store file below
+    "STORE_PATH": None,  # None: store.sqlite3 in the instance folder (one machine's processes)
     "STORE_PREFIX": "idp:",
     "SECRET_KEY": None,  # None: generated once and kept in the instance folder
     "ISSUER": "http://localhost:5000",
@@ -96,6 +98,9 @@ def load_settings(instance_path: str, overrides: dict | None = None) -> dict:
     if not settings["DATABASE_URL"]:
         instance.mkdir(parents=True, exist_ok=True)
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'idp.sqlite3'}"
+    if not settings["STORE_PATH"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        settings["STORE_PATH"] = str(instance / "store.sqlite3")
     if not settings["OUTBOX_DIR"]:
         settings["OUTBOX_DIR"] = str(instance / "outbox")
     if not settings["LETTERS_DIR"]:
@@ -130,10 +135,21 @@ def _instance_secret(instance: Path) -> str:
     """Keep one random secret key per instance so restarts keep sessions and CSRF tokens."""
     instance.mkdir(parents=True, exist_ok=True)
     path = instance / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    try:
+        # O_EXCL: when several workers start at once, one creates the key and the others
+        # read it, instead of each writing its own and refusing the others' cookies.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # another worker may have created the file but not written it yet
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+        time.sleep(0.02)
+    raise ConfigurationError(f"{path} est vide : supprimez-le pour en créer un nouveau")
 
 
 def _check_argon2_floor(settings: dict) -> None:

@@ -52,7 +52,7 @@ class StoreExtension:
     def init_app(self, app: Flask) -> None:
         """Create the store the settings ask for and attach it to ``app``."""
         app.extensions["idp_store"] = create_store(
-            app.config["REDIS_URL"], app.config["STORE_PREFIX"]
+            app.config["REDIS_URL"], app.config["STORE_PREFIX"], app.config["STORE_PATH"]
         )
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""The one door to ephemeral shared state: Redis in production, in-process when embedded.
+"""The one door to ephemeral shared state: Redis in production, a SQLite file when embedded.
 
 Sessions, throttling counters and one-time values live here (docs/architecture.md §6). Every value
 expires; losing the store costs users a new sign-in, nothing more.
@@ -6,6 +6,8 @@ expires; losing the store costs users a new sign-in, nothing more.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 import time
 from typing import Protocol
@@ -37,97 +39,126 @@ class Store(Protocol):
     def members(self, key: str) -> set[str]: ...
 
 
-class MemoryStore:
-    """In-process store for the embedded default: correct for one process only."""
+class SqliteStore:
+    """The embedded default: a SQLite file beside the database, shared by every process and
+    thread of one machine (several gunicorn workers see the same sessions and counters).
 
-    def __init__(self, clock=time.monotonic):
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._data: dict[str, tuple[object, float]] = {}
+    Each operation is one statement or one ``BEGIN IMMEDIATE`` transaction, so a one-time
+    value popped by two processes at once is given to one of them only.
+    """
+
+    def __init__(self, path: str, clock=time.time):
+        self._path = path
+        self._clock = clock  # wall-clock seconds: every process must read the same time
+        self._local = threading.local()
         self._writes = 0
+        self._connection().executescript(_SCHEMA)
 
-    def _live(self, key: str):
-        entry = self._data.get(key)
-        if entry is None:
-            return None
-        if entry[1] <= self._clock():
-            del self._data[key]
-            return None
-        return entry[0]
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread and per process: a forked worker opens its own.
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            connection = sqlite3.connect(self._path, timeout=10, isolation_level=None)
+            # WAL lets readers go on while one process writes; NORMAL skips an fsync per
+            # write, which costs at most the last writes on a power cut: a new sign-in.
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            local.connection, local.pid = connection, os.getpid()
+        return local.connection
 
-    def _write(self, key: str, value: object, ttl: int) -> None:
-        self._data[key] = (value, self._clock() + ttl)
+    def _run(self, sql: str, *params) -> list[tuple]:
+        return self._connection().execute(sql, params).fetchall()
+
+    def _wrote(self) -> None:
         self._writes += 1
         if self._writes % 1000 == 0:  # sweep now and then so abandoned keys do not pile up
             now = self._clock()
-            for stale in [k for k, (_, exp) in self._data.items() if exp <= now]:
-                del self._data[stale]
+            self._run("DELETE FROM entries WHERE expires_at <= ?", now)
+            self._run("DELETE FROM members WHERE expires_at <= ?", now)
 
     def get(self, key: str) -> str | None:
         """Return the value of ``key``, or None when absent or expired."""
-        with self._lock:
-            value = self._live(key)
-            return value if isinstance(value, str) else None
+        rows = self._run("SELECT value FROM entries WHERE key = ? AND expires_at > ?",
+                         key, self._clock())
+        return rows[0][0] if rows else None
 
     def set(self, key: str, value: str, ttl: int) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds."""
-        with self._lock:
-            self._write(key, value, ttl)
+        self._run("INSERT INTO entries VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                  "SET value = excluded.value, expires_at = excluded.expires_at",
+                  key, value, self._clock() + ttl)
+        self._wrote()
 
     def touch(self, key: str, ttl: int) -> None:
         """Give ``key`` a fresh expiry of ``ttl`` seconds if it still exists."""
-        with self._lock:
-            value = self._live(key)
-            if value is not None:
-                self._data[key] = (value, self._clock() + ttl)
+        now = self._clock()
+        self._run("UPDATE entries SET expires_at = ? WHERE key = ? AND expires_at > ?",
+                  now + ttl, key, now)
 
     def delete(self, *keys: str) -> None:
         """Remove ``keys``."""
-        with self._lock:
-            for key in keys:
-                self._data.pop(key, None)
+        for key in keys:
+            self._run("DELETE FROM entries WHERE key = ?", key)
+            self._run("DELETE FROM members WHERE key = ?", key)
 
     def pop(self, key: str) -> str | None:
-        """Return and remove ``key`` at once, so a one-time value is used once."""
-        with self._lock:
-            value = self._live(key)
-            self._data.pop(key, None)
-            return value if isinstance(value, str) else None
+        """Return and remove ``key`` in one statement, so a one-time value is used once."""
+        rows = self._run("DELETE FROM entries WHERE key = ? RETURNING value, expires_at", key)
+        return rows[0][0] if rows and rows[0][1] > self._clock() else None
 
     def incr(self, key: str, ttl: int) -> int:
         """Add one to the counter ``key`` and restart its expiry; return the new count."""
-        with self._lock:
-            count = int(self._live(key) or 0) + 1
-            self._write(key, str(count), ttl)
-            return count
+        now = self._clock()
+        rows = self._run(
+            "INSERT INTO entries VALUES (?, '1', ?) ON CONFLICT (key) DO UPDATE SET "
+            "value = CASE WHEN entries.expires_at > ? THEN CAST(entries.value AS INTEGER) + 1 "
+            "ELSE 1 END, expires_at = excluded.expires_at RETURNING value",
+            key, now + ttl, now)
+        self._wrote()
+        return int(rows[0][0])
 
     def ttl(self, key: str) -> int | None:
         """Seconds before ``key`` expires (rounded up), or None when absent."""
-        with self._lock:
-            if self._live(key) is None:
-                return None
-            return max(1, int(self._data[key][1] - self._clock() + 0.999))
+        now = self._clock()
+        rows = self._run("SELECT expires_at FROM entries WHERE key = ? AND expires_at > ?",
+                         key, now)
+        return max(1, int(rows[0][0] - now + 0.999)) if rows else None
 
     def add_member(self, key: str, member: str, ttl: int) -> None:
-        """Add ``member`` to the set ``key`` and restart its expiry."""
-        with self._lock:
-            current = self._live(key)
-            members = set(current) if isinstance(current, frozenset) else set()
-            members.add(member)
-            self._write(key, frozenset(members), ttl)
+        """Add ``member`` to the set ``key`` and restart the whole set's expiry."""
+        now = self._clock()
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("DELETE FROM members WHERE key = ? AND expires_at <= ?",
+                               (key, now))
+            connection.execute("INSERT OR IGNORE INTO members VALUES (?, ?, ?)",
+                               (key, member, now + ttl))
+            connection.execute("UPDATE members SET expires_at = ? WHERE key = ?",
+                               (now + ttl, key))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        self._wrote()
 
     def remove_member(self, key: str, member: str) -> None:
         """Remove ``member`` from the set ``key``."""
-        with self._lock:
-            current = self._live(key)
-            if isinstance(current, frozenset):
-                self._data[key] = (current - {member}, self._data[key][1])
+        self._run("DELETE FROM members WHERE key = ? AND member = ?", key, member)
 
     def members(self, key: str) -> set[str]:
         """Return the members of the set ``key``."""
-        with self._lock:
-            current = self._live(key)
-            return set(current) if isinstance(current, frozenset) else set()
+        return {row[0] for row in self._run(
+            "SELECT member FROM members WHERE key = ? AND expires_at > ?", key, self._clock())}
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members (
+    key TEXT NOT NULL, member TEXT NOT NULL, expires_at REAL NOT NULL,
+    PRIMARY KEY (key, member)) WITHOUT ROWID;
+"""
 
 
 class RedisStore:
@@ -196,8 +227,9 @@ class RedisStore:
             self._redis.delete(*batch)
 
 
-def create_store(redis_url: str | None, prefix: str) -> Store:
-    """Build the store the settings ask for: Redis when a URL is given, else in-process."""
+def create_store(redis_url: str | None, prefix: str, path: str) -> Store:
+    """Build the store the settings ask for: Redis when a URL is given, else the SQLite file
+    at ``path``."""
     if redis_url:
         return RedisStore(redis_url, prefix)
-    return MemoryStore()
+    return SqliteStore(path)

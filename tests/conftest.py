@@ -1,6 +1,6 @@
 """Layered fixtures: ``app`` → ``client`` → ``directory`` → ``account`` → ``signed_in``.
 
-The suite runs on the embedded default (a SQLite file per test, in-process store) unless
+The suite runs on the embedded default (a SQLite database and a SQLite store file per test) unless
 IDP_DATABASE_URL / IDP_REDIS_URL name PostgreSQL and Redis, as ``.ci/run`` does on its second
 pass: then the schema is migrated once and every table is emptied before each test.
 """
@@ -26,7 +26,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher as Argon2Hasher
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from werkzeug.serving import make_server
 
 from idp import create_app
@@ -50,7 +50,16 @@ SIRET_VILLEURBANNE = "52814432200021"
 
 def pytest_report_header(config):
     database = "PostgreSQL" if DATABASE_URL else "SQLite (embedded)"
-    return f"idp storage: {database} + {'Redis' if REDIS_URL else 'in-process store'}"
+    return f"idp storage: {database} + {'Redis' if REDIS_URL else 'SQLite store'}"
+
+
+def pytest_configure(config):
+    """Refuse to run on a PostgreSQL database whose name does not say it is for tests: the
+    suite drops every table of it."""
+    if DATABASE_URL and "test" not in (make_url(DATABASE_URL).database or ""):
+        pytest.exit(f"IDP_DATABASE_URL names {make_url(DATABASE_URL).database!r}: the suite "
+                    "wipes its database, so it runs only on one whose name contains 'test'",
+                    returncode=4)
 
 
 @pytest.fixture(scope="session")
@@ -153,6 +162,7 @@ def settings(migrated_database, tmp_path, smtp_server):
         # Letters and unsent mail stay in the test's own folder, never in instance/.
         "LETTERS_DIR": str(tmp_path / "letters"),
         "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "STORE_PATH": str(tmp_path / "store.sqlite3"),
         "CLOCK": Clock(),
         **TEST_ARGON2,
     }

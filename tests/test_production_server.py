@@ -1,25 +1,110 @@
-"""gunicorn refuses several workers on the in-process store, rather than breaking silently."""
+"""gunicorn with several workers on the embedded default: sessions, CSRF tokens and counters
+are shared by the processes (the store is a SQLite file), so nothing breaks at random."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-from tests.conftest import free_port
+import requests
+
+from idp.config import load_settings
+from tests.conftest import PASSWORD, SIRET_SIEGE, TEST_ARGON2, csrf_token, free_port, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_several_workers_without_redis_are_refused(tmp_path):
+def start_gunicorn(settings: dict, workers: int) -> tuple[subprocess.Popen, str]:
+    """Start ``gunicorn wsgi:app`` on the test's database and store; return it and its URL."""
+    port = free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("IDP_")}
-    environment["IDP_DATABASE_URL"] = f"sqlite:///{tmp_path / 'idp.sqlite3'}"
-    result = subprocess.run(  # noqa: S603 (our own command line)
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind",
-         f"127.0.0.1:{free_port()}", "wsgi:app"],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
-    assert "ne sert qu'un processus" in result.stderr
-    assert "IDP_REDIS_URL" in result.stderr
+    for name in ("DATABASE_URL", "REDIS_URL", "STORE_PREFIX", "STORE_PATH", "SECRET_KEY",
+                 *TEST_ARGON2):
+        if settings.get(name) is not None:
+            environment[f"IDP_{name}"] = str(settings[name])
+    environment["IDP_ISSUER"] = f"http://localhost:{port}"
+    server = subprocess.Popen(  # noqa: S603 (our own command line)
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "2",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            requests.get(f"{base}/connexion", timeout=2)
+            return server, base
+        except requests.ConnectionError:
+            if server.poll() is not None:
+                raise AssertionError(server.stdout.read().decode()) from None
+            time.sleep(0.1)
+    server.kill()
+    raise AssertionError("gunicorn did not answer")
+
+
+def test_two_workers_share_sessions_forms_and_sign_in_waits(settings, account):
+    server, base = start_gunicorn(settings, workers=2)
+    try:
+        for _ in range(20):  # each page and each post may reach either worker
+            browser = requests.Session()
+            response = sign_in(browser, f"{base}/connexion")
+            assert response.status_code == 302, response.text
+        failures = 0
+        for _ in range(100):
+            page = browser.get(f"{base}/compte", allow_redirects=False)
+            failures += page.status_code != 200 or "Votre compte" not in page.text
+        assert failures == 0
+        assert simultaneous_sign_ins(base, 8) == [302] * 8  # both processes write at once
+        for _ in range(3):
+            sign_in(requests.Session(), f"{base}/connexion", password="Faux0000a")
+        waiting = [sign_in(requests.Session(), f"{base}/connexion").status_code
+                   for _ in range(4)]
+        assert waiting == [429] * 4  # the wait is known to both workers
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode()
+    assert "Traceback" not in output, output
+
+
+def simultaneous_sign_ins(base: str, count: int) -> list[int]:
+    """Post ``count`` sign-ins at the same instant; return their status codes."""
+    browsers = [requests.Session() for _ in range(count)]
+    pages = [browser.get(f"{base}/connexion") for browser in browsers]
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+
+    def post(browser, page):
+        form = {"csrf_token": csrf_token(page.text), "siret": SIRET_SIEGE,
+                "last_name": "Lefèvre", "first_name": "Sophie", "password": PASSWORD,
+                "next": ""}
+        barrier.wait()
+        statuses.append(browser.post(f"{base}/connexion", data=form,
+                                     allow_redirects=False).status_code)
+
+    threads = [threading.Thread(target=post, args=pair)
+               for pair in zip(browsers, pages, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_workers_starting_together_keep_one_secret_key(tmp_path):
+    barrier = threading.Barrier(6)
+    secrets_read: list[str] = []
+
+    def start():
+        barrier.wait()
+        secrets_read.append(load_settings(str(tmp_path / "instance"))["SECRET_KEY"])
+
+    threads = [threading.Thread(target=start) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(secrets_read) == 6 and len(set(secrets_read)) == 1
+    assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600

@@ -1,13 +1,15 @@
-"""The store behaves the same in-process and on Redis."""
+"""The store behaves the same on its SQLite file and on Redis, and one-time values stay
+one-time when many threads take them at once."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
 import pytest
 
-from idp.store import MemoryStore, RedisStore
+from idp.store import RedisStore, SqliteStore
 from tests.conftest import REDIS_URL
 
 
@@ -19,8 +21,8 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "redis"])
-def kv(request):
+@pytest.fixture(params=["sqlite", "redis"])
+def kv(request, tmp_path):
     if request.param == "redis":
         if not REDIS_URL:
             pytest.skip("Redis runs in the PostgreSQL + Redis pass")
@@ -28,12 +30,14 @@ def kv(request):
         yield redis_store
         redis_store.clear_prefix()
     else:
-        yield MemoryStore()
+        yield SqliteStore(str(tmp_path / "store.sqlite3"))
 
 
 def test_set_get_delete(kv):
     kv.set("a", "1", 60)
     assert kv.get("a") == "1"
+    kv.set("a", "2", 60)
+    assert kv.get("a") == "2"
     kv.delete("a")
     assert kv.get("a") is None
 
@@ -64,12 +68,62 @@ def test_values_expire(kv):
     kv.add_member("set", "m", 1)
     time.sleep(1.1)
     assert kv.get("short") is None
+    assert kv.pop("short") is None
     assert kv.members("set") == set()
 
 
-def test_touch_extends_life():
+def test_simultaneous_pops_give_the_value_to_one_thread(kv):
+    threads_count = 8
+    barrier = threading.Barrier(threads_count)
+    for round_number in range(20):
+        kv.set(f"code{round_number}", "secret", 60)
+    results: list[list[str | None]] = [[] for _ in range(threads_count)]
+
+    def take(index):
+        for round_number in range(20):
+            barrier.wait()
+            results[index].append(kv.pop(f"code{round_number}"))
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for round_number in range(20):
+        winners = [r[round_number] for r in results if r[round_number] is not None]
+        assert winners == ["secret"]
+
+
+def test_simultaneous_increments_are_all_counted(kv):
+    barrier = threading.Barrier(6)
+
+    def count():
+        barrier.wait()
+        for _ in range(25):
+            kv.incr("failures", 60)
+
+    threads = [threading.Thread(target=count) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert kv.incr("failures", 60) == 151
+
+
+def test_two_stores_on_one_file_share_their_values(tmp_path):
+    path = str(tmp_path / "store.sqlite3")
+    first, second = SqliteStore(path), SqliteStore(path)  # two workers of one machine
+    first.set("session", "data", 60)
+    first.add_member("sessions-of-42", "abc", 60)
+    assert second.get("session") == "data"
+    assert second.members("sessions-of-42") == {"abc"}
+    assert second.pop("session") == "data"
+    assert first.get("session") is None
+
+
+def test_touch_extends_life(tmp_path):
     clock = FakeClock()
-    kv = MemoryStore(clock=clock)
+    kv = SqliteStore(str(tmp_path / "store.sqlite3"), clock=clock)
     kv.set("s", "v", 10)
     clock.now += 8
     kv.touch("s", 10)
@@ -77,3 +131,6 @@ def test_touch_extends_life():
     assert kv.get("s") == "v"
     clock.now += 3
     assert kv.get("s") is None
+    kv.incr("n", 10)
+    clock.now += 11
+    assert kv.incr("n", 10) == 1  # an expired counter starts again

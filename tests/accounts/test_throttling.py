@@ -10,7 +10,7 @@ from idp.accounts.throttling import BackoffPolicy
 from idp.audit.models import AuditEvent
 from idp.extensions import db
 from tests.accounts.test_login import GENERIC_ERROR, alert
-from tests.conftest import REDIS_URL, make_account
+from tests.conftest import make_account
 from tests.conftest import sign_in as fill_login
 
 
@@ -104,11 +104,10 @@ def test_one_address_trying_many_accounts_is_throttled(ip_settings, app, account
     assert fill_login(other, environ_base={"REMOTE_ADDR": "192.0.2.44"}).status_code == 302
 
 
-@pytest.mark.skipif(not REDIS_URL, reason="the in-process store is one process by design")
-def test_the_wait_holds_across_processes_sharing_redis(settings, app, account):
+def test_the_wait_holds_across_processes_sharing_the_store(settings, app, account):
     client = app.test_client()
     for _ in range(3):
         fill_login(client, password="Faux0000a")
-    other_process = create_app(settings)  # same Redis, same prefix: another worker
+    other_process = create_app(settings)  # same store (file or Redis prefix): another worker
     response = fill_login(other_process.test_client())
     assert response.status_code == 429

@@ -76,9 +76,11 @@ def _register_blueprints(app: Flask) -> None:
     from idp.oidc import signals as oidc_signals
     from idp.oidc.api import bp as oidc_api_bp
     from idp.oidc.views import bp as oidc_bp
+    from idp.pages.views import bp as pages_bp
     from idp.registration.views import bp as registration_bp
     from idp.widget.views import bp as widget_bp
 
+    app.register_blueprint(pages_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(security_bp)
     app.register_blueprint(recovery_bp)

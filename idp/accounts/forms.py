@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import Email, EqualTo, Length, ValidationError
 
 from idp.accounts.password_policy import current_policy
@@ -95,7 +95,7 @@ class ChooseSecretMixin:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.secret_question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
+        self.secret_question.choices = [SelectChoice(str(q)) for q in SECRET_QUESTIONS]
 
 
 class SecretQuestionForm(HtmlForm):
@@ -108,7 +108,7 @@ class SecretQuestionForm(HtmlForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.question.choices = [(str(q), str(q)) for q in SECRET_QUESTIONS]
+        self.question.choices = [SelectChoice(str(q)) for q in SECRET_QUESTIONS]
 
 
 class EmailChangeForm(HtmlForm):

@@ -55,7 +55,8 @@ def _confirmation_failed(error, password_field, code_field=None) -> int:
 def _page(status=200, **forms):
     account = current_account()
     forms.setdefault("password_form", ChangePasswordForm(prefix="pw"))
-    forms.setdefault("question_form", SecretQuestionForm(prefix="sq"))
+    forms.setdefault("question_form", SecretQuestionForm(
+        prefix="sq", data={"question": account.secret_question}))
     forms.setdefault("email_form", EmailChangeForm(prefix="em"))
     forms.setdefault("disable_form", DisableTwoFactorForm(prefix="off"))
     forms.setdefault("change_form", DisableTwoFactorForm(prefix="chg"))

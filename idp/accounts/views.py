@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from idp.accounts.deps import authentication_service, second_step
@@ -27,6 +28,20 @@ from idp.extensions import db
 from idp.web import default_policy_with_form_action, is_local_path, request_origin
 
 bp = Blueprint("accounts", __name__)
+
+
+@bp.app_context_processor
+def signed_in_person():
+    """Every page's header shows « Votre compte » and « Vous déconnecter » to the signed-in
+    (asked lazily: mail and widget templates never look)."""
+
+    def signed_in_account():
+        try:
+            return current_account()
+        except SQLAlchemyError:
+            return None  # the error page of a database outage still renders
+
+    return {"signed_in_account": signed_in_account}
 
 
 @bp.get("/")
@@ -102,7 +117,7 @@ def account():
     the panels higher layers add (see ``account_panels``)."""
     account = current_account()
     return render_template("accounts/account.html", account=account,
-                           panels=account_panels(account), logout_form=ButtonForm())
+                           panels=account_panels(account))
 
 
 ACCOUNT_PANELS = "idp_account_panels"

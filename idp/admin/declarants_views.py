@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import NotFound
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import Email, Length
 
 from idp.accounts.forms import NAME_TOO_LONG, ButtonForm
@@ -56,7 +56,7 @@ class DeclarantForm(HtmlForm):
 
     def __init__(self, establishments, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.siret.choices = [(e.siret, f"{e.siret} – {e.display_name}")
+        self.siret.choices = [SelectChoice(e.siret, f"{e.siret} – {e.display_name}")
                               for e in establishments]
 
     def details(self) -> DeclarantDetails:
@@ -72,9 +72,10 @@ class RadiateForm(HtmlForm):
 
     def __init__(self, receivers: list[Account], *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.receiver.choices = [("", _("Personne : ses habilitations ne sont pas transférées"))]
-        self.receiver.choices += [
-            (str(r.id), f"{r.last_name} {r.first_name} (SIRET {r.siret})") for r in receivers]
+        self.receiver.choices = [
+            SelectChoice("", _("Personne : ses habilitations ne sont pas transférées")),
+            *(SelectChoice(str(r.id), f"{r.last_name} {r.first_name} (SIRET {r.siret})")
+              for r in receivers)]
 
 
 @bp.errorhandler(DeclarantNotFound)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, RadioField, SelectMultipleField, StringField, widgets
+from wtforms import EmailField, RadioField, SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import Email, EqualTo, Length, Optional, ValidationError
 
 from idp.accounts.forms import NAME_TOO_LONG, ChooseSecretMixin, NewPasswordMixin
@@ -44,9 +44,9 @@ class ServicesForm(HtmlForm):
     """6. Profil et services."""
 
     profile = RadioField(_l("Vous êtes"), validators=[Required()], choices=[
-        ("entreprise", _l("Votre entreprise")),
-        ("cabinet", _l("Votre entreprise et vos clients")),
-        ("independant", _l("Indépendant")),
+        SelectChoice("entreprise", _l("Votre entreprise")),
+        SelectChoice("cabinet", _l("Votre entreprise et vos clients")),
+        SelectChoice("independant", _l("Indépendant")),
     ])
     services = SelectMultipleField(
         _l("Services"), widget=widgets.ListWidget(prefix_label=False),

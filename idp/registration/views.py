@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
+from wtforms import SelectChoice
 
 from idp.accounts.forms import ButtonForm
 from idp.accounts.login import current_account, login_required
@@ -170,7 +171,7 @@ def services(registration):
     profile = request.values.get("profile") or registration.data.get("profile") or "entreprise"
     proposed = registration.data.get("services") or list(PROFILES.get(profile, ()))
     form = ServicesForm(data={"profile": profile, "services": proposed})
-    form.services.choices = [(s.code, s.label) for s in catalogue]
+    form.services.choices = [SelectChoice(s.code, s.label) for s in catalogue]
     if form.validate_on_submit():
         service.advance(registration, 6, request_origin(), profile=form.profile.data,
                         services=form.services.data)

@@ -80,6 +80,14 @@ def test_secret_question_is_stored_hashed(signed_in, app, account, mailbox):
         assert stored.secret_answer_hash.startswith("$argon2id$")
         assert "gratin" not in stored.secret_answer_hash.lower()
     assert "nouvelle question secrète" in mailbox.text(mailbox.messages[-1])
+    page = text(signed_in.get("/compte/securite"))
+    assert "Question actuelle : Quel est votre plat préféré ?" in page
+    assert '<option selected value="Quel est votre plat préféré ?">' in page
+
+
+def test_security_page_says_when_no_secret_question_was_chosen(signed_in):
+    page = text(signed_in.get("/compte/securite"))
+    assert "Vous n'avez pas encore choisi de question secrète." in page
 
 
 def test_secret_question_must_be_from_the_list(signed_in):

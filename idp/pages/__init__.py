@@ -1,0 +1,1 @@
+"""The information pages every French public site carries in its footer."""

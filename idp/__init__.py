@@ -42,8 +42,9 @@ def create_app(config: dict | None = None) -> Flask:
     _import_models()
     _register_blueprints(app)
 
-    from idp import cli, errors, web
+    from idp import cli, errors, mail, web
 
+    mail.init_app(app)
     web.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -54,6 +55,7 @@ def _import_models() -> None:
     """Load every model so that the metadata (and Alembic) knows all tables."""
     from idp.accounts import models as _accounts  # noqa: F401
     from idp.audit import models as _audit  # noqa: F401
+    from idp.delivery import models as _delivery  # noqa: F401
     from idp.directory import models as _directory  # noqa: F401
     from idp.habilitations import models as _habilitations  # noqa: F401
     from idp.oidc import models as _oidc  # noqa: F401

@@ -15,6 +15,7 @@ from idp.accounts.deps import password_hasher, recovery
 from idp.accounts.recovery import Person
 from idp.audit.deps import audit_journal
 from idp.audit.service import Origin
+from idp.delivery.cli import deliveries_cli
 from idp.demo import PARTNERS, DemoLoader, as_json
 from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
@@ -28,6 +29,7 @@ directory_cli = AppGroup("directory", help="Répertoire des entreprises et étab
 idp_cli.add_command(directory_cli)
 idp_cli.add_command(client_cli)
 idp_cli.add_command(keys_cli)
+idp_cli.add_command(deliveries_cli)
 
 
 def _importer() -> DirectoryImporter:

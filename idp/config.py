@@ -72,6 +72,11 @@ DEFAULTS: dict[str, object] = {
     "SMTP_STARTTLS": False,
     "MAIL_FROM": "Net-entreprises <ne-pas-repondre@net-entreprises.example>",
     "OUTBOX_DIR": None,  # None: the outbox folder inside the instance folder
+    # Queued e-mails and back-channel logouts: first retry after 5 s, doubling up to 15 min,
+    # given up after 20 attempts (about four hours of failures).
+    "DELIVERY_RETRY_FIRST_SECONDS": 5,
+    "DELIVERY_RETRY_MAX_SECONDS": 900,
+    "DELIVERY_MAX_ATTEMPTS": 20,
 }
 
 BOOL_SETTINGS = {name for name, value in DEFAULTS.items() if isinstance(value, bool)}

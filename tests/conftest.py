@@ -32,6 +32,8 @@ from werkzeug.serving import make_server
 from idp import create_app
 from idp.accounts.models import Account, Role, Status
 from idp.accounts.names import name_key
+from idp.delivery.deps import delivery_queue
+from idp.delivery.queue import DeliveryReport
 from idp.extensions import db, store
 from idp.models_common import utcnow
 from idp.store import RedisStore
@@ -98,11 +100,15 @@ class Mailbox:
     """What the test SMTP server received."""
 
     def __init__(self):
-        self.messages: list[EmailMessage] = []
+        self.received: list[EmailMessage] = []
+        self.app = None  # the test's app, whose queued mail is sent before each reading
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
-        return "250 Message accepted"
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """Every message received, once the test app's delivery worker has sent what is due."""
+        if self.app is not None:
+            run_deliveries(self.app)
+        return self.received
 
     def to(self, address: str) -> list[EmailMessage]:
         """Messages sent to ``address``."""
@@ -118,21 +124,42 @@ class Mailbox:
         return re.search(r"https?://\S+", self.text(message)).group(0)
 
 
+class SmtpReceiver:
+    """aiosmtpd's handler: files what arrives in a ``Mailbox`` (kept apart from it, since
+    aiosmtpd inspects its handler's attributes, and reading ``messages`` sends mail)."""
+
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.mailbox.received.append(message_from_bytes(envelope.content,
+                                                        policy=default_policy))
+        return "250 Message accepted"
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
     """A real SMTP server (aiosmtpd) on a loopback port, for the whole run."""
-    mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(SmtpReceiver(Mailbox()), hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller
     controller.stop()
 
 
 @pytest.fixture
-def mailbox(smtp_server) -> Mailbox:
+def mailbox(smtp_server, app) -> Mailbox:
     """The messages sent during this test."""
-    smtp_server.handler.messages.clear()
-    return smtp_server.handler
+    box = smtp_server.handler.mailbox
+    box.received.clear()
+    box.app = app
+    yield box
+    box.app = None
+
+
+def run_deliveries(app) -> DeliveryReport:
+    """One run of the delivery worker over what is due (``idp deliveries work --once``)."""
+    with app.app_context():
+        return delivery_queue().drain()
 
 
 class Clock:

@@ -1,4 +1,5 @@
-"""Without SMTP settings, e-mails land as .eml files in the outbox, and the log says where."""
+"""Without SMTP settings, the delivery worker writes e-mails as .eml files in the outbox, and
+the log says where."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from email.policy import default as default_policy
 
 import pytest
 
-from tests.conftest import PASSWORD, csrf_token
+from tests.conftest import PASSWORD, csrf_token, run_deliveries
 from tests.conftest import sign_in as fill_login
 
 
@@ -26,6 +27,8 @@ def test_embedded_default_writes_eml_files(outbox_settings, app, account, caplog
     client.post("/compte/securite/mot-de-passe", data={
         "pw-csrf_token": token, "pw-current_password": PASSWORD,
         "pw-new_password": "Nouveau2027x", "pw-confirm_password": "Nouveau2027x"})
+    assert list((tmp_path / "outbox").glob("*.eml")) == []  # queued, not sent in the request
+    assert run_deliveries(app).sent == 1
     [path] = (tmp_path / "outbox").glob("*.eml")
     message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
     assert message["To"] == "sophie@example.fr"

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app
 
 from idp.audit.deps import audit_journal
+from idp.delivery.deps import delivery_queue
 from idp.extensions import app_clock, db, store
 from idp.habilitations.deps import habilitation_service
 from idp.oidc.claims import ClaimsBuilder
@@ -71,4 +72,4 @@ def logout_service() -> LogoutService:
     """Ends sessions' tokens and tells partners."""
     return LogoutService(db.session, audit_journal(), client_registry(),
                          authorization_recorder(), keyring(), revocation_list(),
-                         config("ISSUER"))
+                         config("ISSUER"), delivery_queue())

@@ -1,5 +1,6 @@
 """Ending a session everywhere: the IdP session, its refresh tokens, and every partner that
-took part in it, told through OpenID Connect Back-Channel Logout 1.0."""
+took part in it, told through OpenID Connect Back-Channel Logout 1.0 — from the delivery
+worker, so that a slow or absent partner never holds up a sign-out."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.audit.service import AuditJournal
+from idp.delivery.queue import DeliveryQueue, RetryLater
 from idp.models_common import utcnow
 from idp.oidc.clients import ClientRegistry
 from idp.oidc.keys import KeyRing
@@ -24,6 +26,7 @@ from idp.oidc.tokens import RevocationList
 log = logging.getLogger(__name__)
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+BACKCHANNEL_LOGOUT = "backchannel_logout"  # the kind of delivery
 DELIVERY_TIMEOUT_SECONDS = 5
 
 
@@ -32,7 +35,7 @@ class LogoutService:
 
     def __init__(self, session: Session, journal: AuditJournal, registry: ClientRegistry,
                  recorder: AuthorizationRecorder, keyring: KeyRing,
-                 revocations: RevocationList, issuer: str):
+                 revocations: RevocationList, issuer: str, deliveries: DeliveryQueue):
         self._session = session
         self._journal = journal
         self._registry = registry
@@ -40,6 +43,7 @@ class LogoutService:
         self._keyring = keyring
         self._revocations = revocations
         self._issuer = issuer
+        self._deliveries = deliveries
 
     def end_session(self, account_id: uuid.UUID, sid: str | None) -> None:
         """Revoke the session's tokens and tell every partner that took part in it."""
@@ -58,7 +62,8 @@ class LogoutService:
         for client_id in sorted(self._recorder.session_clients(sid)):
             client = self._registry.find(client_id)
             if client and client.backchannel_logout_uri:
-                self._notify(client, str(account_id), sid)
+                self._deliveries.enqueue(BACKCHANNEL_LOGOUT, {
+                    "client_id": client_id, "sub": str(account_id), "sid": sid})
 
     def logout_token(self, client_id: str, sub: str, sid: str) -> str:
         """A signed logout token (Back-Channel Logout 1.0 §2.4)."""
@@ -69,8 +74,15 @@ class LogoutService:
                   "events": {BACKCHANNEL_EVENT: {}}}
         return jwt.encode({"alg": "RS256", "typ": "logout+jwt", "kid": key.kid}, claims, key)
 
-    def _notify(self, client, sub: str, sid: str) -> None:
-        token = self.logout_token(client.client_id, sub, sid)
+    def notify(self, payload: dict) -> None:
+        """Post a fresh logout token to the partner (§2.5); ``RetryLater`` unless it answers
+        200 or 204. Each attempt is journaled."""
+        client = self._registry.find(payload["client_id"])
+        if client is None or not client.backchannel_logout_uri:
+            return  # the partner was removed or stopped listening meanwhile
+        # Signed at each attempt: a token signed for a first attempt would expire (``exp``)
+        # before a retry an hour later.
+        token = self.logout_token(client.client_id, payload["sub"], payload["sid"])
         outcome, status = "failure", None
         try:
             response = requests.post(client.backchannel_logout_uri, data={"logout_token": token},
@@ -83,3 +95,5 @@ class LogoutService:
         self._journal.record("logout.backchannel", outcome,
                              details={"client_id": client.client_id, "status": status})
         self._session.commit()
+        if outcome == "failure":
+            raise RetryLater(f"partenaire {client.client_id} : statut {status}")

@@ -1,6 +1,7 @@
 """How the OIDC layer plugs into what accounts offers, without accounts importing it: it
-listens to sign-outs (back-channel logout) and says where a sign-in continues (so the
-sign-in page may send the browser on to the partner's redirect URI)."""
+listens to sign-outs (back-channel logout, made by the delivery worker) and says where a
+sign-in continues (so the sign-in page may send the browser on to the partner's redirect
+URI)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from flask import Flask, url_for
 
 from idp.accounts.login import session_ended
 from idp.accounts.views import SIGN_IN_DESTINATIONS
+from idp.delivery.deps import register_handler
 from idp.oidc.clients import origin
 from idp.oidc.deps import client_registry, logout_service
+from idp.oidc.logout import BACKCHANNEL_LOGOUT
 
 
 def end_partner_sessions(app: Flask, account_id, sid: str | None,
@@ -38,4 +41,5 @@ def init_app(app: Flask) -> None:
     """Listen to ``app``'s sign-outs (module-level receiver: blinker keeps a weak reference)
     and tell the sign-in pages where an authorization request continues."""
     session_ended.connect(end_partner_sessions, sender=app)
+    register_handler(app, BACKCHANNEL_LOGOUT, lambda payload: logout_service().notify(payload))
     app.extensions.setdefault(SIGN_IN_DESTINATIONS, []).append(authorization_destination)

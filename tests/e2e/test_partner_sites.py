@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from clients import compte_atmp, portail_dsn
-from tests.conftest import free_port, serve
+from tests.conftest import free_port, run_deliveries, serve
 from tests.e2e.conftest import screenshot
 from tests.oidc.conftest import register
 
@@ -61,7 +61,7 @@ def fill_sign_in(page_or_frame) -> None:
     page_or_frame.get_by_role("button", name="Vous connecter").click()
 
 
-def test_two_portals_one_sign_in_and_one_logout(page, sites):
+def test_two_portals_one_sign_in_and_one_logout(page, sites, demo):
     page.goto(sites["dsn"] + "/")
     page.get_by_role("link", name="Se connecter avec Net-entreprises").click()
     expect(page).to_have_url(re.compile(re.escape(sites["idp"] + "/connexion")))
@@ -86,6 +86,7 @@ def test_two_portals_one_sign_in_and_one_logout(page, sites):
     page.goto(sites["dsn"] + "/")
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.get_by_role("link", name="Se connecter avec Net-entreprises")).to_be_visible()
+    run_deliveries(demo)  # the delivery worker tells the Compte AT/MP (back-channel)
     page.goto(sites["atmp"] + "/")
     expect(page.get_by_role("heading", name="Connectez-vous avec Net-entreprises")).to_be_visible()
     screenshot(page, "partners-05-logged-out-everywhere")

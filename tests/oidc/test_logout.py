@@ -11,7 +11,7 @@ import pytest
 import requests
 from joserfc import jwt
 
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, run_deliveries
 from tests.oidc.conftest import (
     REDIRECT_URI,
     Flow,
@@ -59,7 +59,7 @@ def two_partners(demo, receiver):
     return first, second
 
 
-def test_rp_logout_with_id_token_hint_ends_everything_and_returns(issuer, browser,
+def test_rp_logout_with_id_token_hint_ends_everything_and_returns(demo, issuer, browser,
                                                                   two_partners, receiver):
     first, second = two_partners
     flow_a = Flow(issuer, first, browser)
@@ -79,8 +79,11 @@ def test_rp_logout_with_id_token_hint_ends_everything_and_returns(issuer, browse
     assert query(browser.get(silent.url, allow_redirects=False)
                  .headers["Location"])["error"] == "login_required"
 
-    # Both partners were told, with signed logout tokens naming the session.
+    # Both partners are told by the delivery worker, with signed logout tokens naming the
+    # session.
     _, tokens = receiver
+    assert tokens == []  # not inside the logout request
+    assert run_deliveries(demo).sent == 2
     assert len(tokens) == 2
     keys = published_keys(issuer)
     audiences = set()
@@ -146,12 +149,14 @@ def test_forged_id_token_hint_is_refused(issuer, browser, two_partners):
     assert browser.get(f"{issuer}/compte", allow_redirects=False).status_code == 200
 
 
-def test_signing_out_at_the_idp_tells_partners_too(issuer, browser, two_partners, receiver):
+def test_signing_out_at_the_idp_tells_partners_too(demo, issuer, browser, two_partners,
+                                                   receiver):
     first, _ = two_partners
     Flow(issuer, first, browser).authorize()
     page = browser.get(f"{issuer}/deconnexion")
     browser.post(f"{issuer}/deconnexion", data={"csrf_token": csrf_token(page.text)})
     _, tokens = receiver
+    assert run_deliveries(demo).sent == 1
     assert len(tokens) == 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import current_app
 
 from idp.accounts.email_domains import denied_domains
@@ -29,9 +31,20 @@ def password_hasher() -> PasswordHasher:
             time_cost=int(config["ARGON2_TIME_COST"]),
             memory_kib=int(config["ARGON2_MEMORY_KIB"]),
             parallelism=int(config["ARGON2_PARALLELISM"]),
+            slots=hashing_slots(config),
+            wait_seconds=float(config["HASH_WAIT_SECONDS"]),
         )
-        current_app.extensions["idp_hasher"] = hasher
+        # Two first requests at once may each build one: keep the first, and its slots.
+        hasher = current_app.extensions.setdefault("idp_hasher", hasher)
     return hasher
+
+
+def hashing_slots(config) -> int:
+    """Hashes run at once per process: the setting, or by default as many as the cores can
+    take at the configured parallelism (one on two cores with argon2's p = 4)."""
+    if int(config["HASH_CONCURRENCY"]):
+        return int(config["HASH_CONCURRENCY"])
+    return max(1, (os.cpu_count() or 1) // int(config["ARGON2_PARALLELISM"]))
 
 
 def _sign_in_policy(free_setting: str) -> BackoffPolicy:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 
 from argon2 import PasswordHasher as Argon2Hasher
@@ -9,24 +12,51 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 
-class PasswordHasher:
-    """argon2id hashing with the configured cost, and a dummy hash for unknown accounts."""
+class HashingBusy(Exception):
+    """Every hashing slot stayed taken for the whole wait: the sign-in is refused for now."""
 
-    def __init__(self, time_cost: int, memory_kib: int, parallelism: int):
+    def __init__(self, retry_after: int):
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class PasswordHasher:
+    """argon2id hashing with the configured cost, and a dummy hash for unknown accounts.
+
+    At most ``slots`` hashes run at once in this process: a flood of sign-ins then waits
+    ``wait_seconds`` for a slot, or is refused (``HashingBusy``), instead of taking every core
+    from the token, refresh and userinfo requests that need none.
+    """
+
+    def __init__(self, time_cost: int, memory_kib: int, parallelism: int, slots: int = 1,
+                 wait_seconds: float = 5.0):
         self._argon2 = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
+        self._slots = threading.BoundedSemaphore(slots)
+        self._wait_seconds = wait_seconds
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        if not self._slots.acquire(timeout=self._wait_seconds):
+            raise HashingBusy(retry_after=max(1, round(self._wait_seconds)))
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def hash(self, password: str) -> str:
         """Hash ``password`` with a fresh salt."""
-        return self._argon2.hash(password)
+        with self._slot():
+            return self._argon2.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches; an absent hash costs the same as a wrong password."""
-        try:
-            return self._argon2.verify(password_hash or self._dummy_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        with self._slot():
+            try:
+                return self._argon2.verify(password_hash or self._dummy_hash, password)
+            except (VerificationError, InvalidHashError):
+                return False
 
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether the hash was made with other parameters than today's."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -24,10 +25,21 @@ from idp.accounts.messages import (
     code_refusal,
     sign_in_refusal,
 )
+from idp.accounts.passwords import HashingBusy
 from idp.extensions import db
 from idp.web import default_policy_with_form_action, is_local_path, request_origin
 
 bp = Blueprint("accounts", __name__)
+
+
+@bp.app_errorhandler(HashingBusy)
+def too_many_sign_ins(error: HashingBusy):
+    """Sign-ins beyond what the hash can serve: a clear answer and when to come back (RFC 9110
+    §10.2.3), never a silent time-out. Nothing was checked, so no failure is counted."""
+    page = render_template("message.html", title=_("Service très sollicité"), message=_(
+        "Le service reçoit en ce moment plus de connexions qu'il ne peut en vérifier. "
+        "Réessayez dans quelques secondes : votre saisie n'a pas été comptée comme une erreur."))
+    return page, 503, {"Retry-After": str(error.retry_after)}
 
 
 @bp.app_context_processor

@@ -1,0 +1,61 @@
+"""Sign-ins beyond what the hash can serve wait a bounded time for a slot, then get 503 with
+Retry-After; they are not counted as failures."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from argon2 import PasswordHasher as Argon2Hasher
+
+from tests.conftest import PASSWORD, SIRET_SIEGE, csrf_token, make_account
+
+# A hash slow enough (about 0.1 s here) that simultaneous sign-ins overlap.
+SLOW_HASH = Argon2Hasher(time_cost=3, memory_cost=64 * 1024, parallelism=1).hash(PASSWORD)
+
+
+def simultaneous_sign_ins(app, count: int):
+    """``count`` people posting « Vous connecter » at the same instant; their answers."""
+    clients = [app.test_client() for _ in range(count)]
+    forms = [{"csrf_token": csrf_token(c.get("/connexion").get_data(as_text=True)),
+              "siret": SIRET_SIEGE, "last_name": "Lefèvre", "first_name": "Sophie",
+              "password": PASSWORD, "next": ""} for c in clients]
+    barrier = threading.Barrier(count)
+    answers = []
+
+    def post(client, form):
+        barrier.wait()
+        answers.append(client.post("/connexion", data=form))
+
+    threads = [threading.Thread(target=post, args=pair)
+               for pair in zip(clients, forms, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@pytest.fixture
+def one_slot(settings, request):
+    settings.update(HASH_CONCURRENCY=1, HASH_WAIT_SECONDS=request.param,
+                    ARGON2_TIME_COST=3, ARGON2_MEMORY_KIB=64 * 1024)
+    return settings
+
+
+@pytest.mark.parametrize("one_slot", [0], indirect=True)
+def test_sign_ins_past_the_slots_get_503_with_retry_after(one_slot, directory):
+    make_account(directory, password_hash=SLOW_HASH)
+    answers = simultaneous_sign_ins(directory, 6)
+    statuses = sorted(answer.status_code for answer in answers)
+    assert 302 in statuses and 503 in statuses and set(statuses) <= {302, 503}, statuses
+    busy = next(answer for answer in answers if answer.status_code == 503)
+    assert busy.headers["Retry-After"] == "1"
+    assert "Service très sollicité" in busy.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("one_slot", [30], indirect=True)
+def test_sign_ins_wait_for_a_slot_within_the_bound(one_slot, directory):
+    make_account(directory, password_hash=SLOW_HASH)
+    answers = simultaneous_sign_ins(directory, 4)
+    assert [answer.status_code for answer in answers] == [302] * 4  # queued, all served

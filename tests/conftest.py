@@ -278,6 +278,13 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def login_form(page: str, siret=SIRET_SIEGE, last_name="Lefèvre", first_name="Sophie",
+               password=PASSWORD) -> dict:
+    """« Vous connecter »'s fields as a person fills them, with ``page``'s CSRF token."""
+    return {"csrf_token": csrf_token(page), "siret": siret, "last_name": last_name,
+            "first_name": first_name, "password": password, "next": ""}
+
+
 def sign_in(browser, url="/connexion", siret=SIRET_SIEGE, last_name="Lefèvre",
             first_name="Sophie", password=PASSWORD, next_url=None, **environ):
     """Fill « Vous connecter » at ``url`` as a person would: load the page, post the form.
@@ -289,8 +296,7 @@ def sign_in(browser, url="/connexion", siret=SIRET_SIEGE, last_name="Lefèvre",
         url = f"{url}?{urlencode({'next': next_url})}"
     page = browser.get(url, **environ)
     assert page.status_code == 200, page.text
-    form = {"csrf_token": csrf_token(page.text), "siret": siret, "last_name": last_name,
-            "first_name": first_name, "password": password}
+    form = login_form(page.text, siret, last_name, first_name, password)
     hidden_next = re.search(r'name="next" type="hidden" value="([^"]*)"', page.text)
     form["next"] = next_url if next_url is not None else (
         html.unescape(hidden_next.group(1)) if hidden_next else "")

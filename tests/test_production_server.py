@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import requests
 
 from idp.config import load_settings
-from tests.conftest import PASSWORD, SIRET_SIEGE, TEST_ARGON2, csrf_token, free_port, sign_in
+from tests.conftest import TEST_ARGON2, free_port, login_form, sign_in
+from tests.races import at_once
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,39 +72,15 @@ def test_two_workers_share_sessions_forms_and_sign_in_waits(settings, account):
 def simultaneous_sign_ins(base: str, count: int) -> list[int]:
     """Post ``count`` sign-ins at the same instant; return their status codes."""
     browsers = [requests.Session() for _ in range(count)]
-    pages = [browser.get(f"{base}/connexion") for browser in browsers]
-    barrier = threading.Barrier(count)
-    statuses: list[int] = []
-
-    def post(browser, page):
-        form = {"csrf_token": csrf_token(page.text), "siret": SIRET_SIEGE,
-                "last_name": "Lefèvre", "first_name": "Sophie", "password": PASSWORD,
-                "next": ""}
-        barrier.wait()
-        statuses.append(browser.post(f"{base}/connexion", data=form,
-                                     allow_redirects=False).status_code)
-
-    threads = [threading.Thread(target=post, args=pair)
-               for pair in zip(browsers, pages, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
+    forms = [login_form(browser.get(f"{base}/connexion").text) for browser in browsers]
+    answers = at_once([lambda b=browser, f=form: b.post(f"{base}/connexion", data=f,
+                                                         allow_redirects=False)
+                       for browser, form in zip(browsers, forms, strict=True)])
+    return [answer.status_code for answer in answers]
 
 
 def test_workers_starting_together_keep_one_secret_key(tmp_path):
-    barrier = threading.Barrier(6)
-    secrets_read: list[str] = []
-
-    def start():
-        barrier.wait()
-        secrets_read.append(load_settings(str(tmp_path / "instance"))["SECRET_KEY"])
-
-    threads = [threading.Thread(target=start) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(secrets_read) == 6 and len(set(secrets_read)) == 1
+    secrets_read = at_once([lambda: load_settings(str(tmp_path / "instance"))["SECRET_KEY"]] * 6)
+    assert all(isinstance(secret, str) for secret in secrets_read)  # none raised
+    assert len(set(secrets_read)) == 1
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600

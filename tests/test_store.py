@@ -3,7 +3,6 @@ one-time when many threads take them at once."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -11,6 +10,7 @@ import pytest
 
 from idp.store import RedisStore, SqliteStore
 from tests.conftest import REDIS_URL
+from tests.races import at_once
 
 
 class FakeClock:
@@ -73,40 +73,18 @@ def test_values_expire(kv):
 
 
 def test_simultaneous_pops_give_the_value_to_one_thread(kv):
-    threads_count = 8
-    barrier = threading.Barrier(threads_count)
     for round_number in range(20):
         kv.set(f"code{round_number}", "secret", 60)
-    results: list[list[str | None]] = [[] for _ in range(threads_count)]
-
-    def take(index):
-        for round_number in range(20):
-            barrier.wait()
-            results[index].append(kv.pop(f"code{round_number}"))
-
-    threads = [threading.Thread(target=take, args=(i,)) for i in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for round_number in range(20):
-        winners = [r[round_number] for r in results if r[round_number] is not None]
-        assert winners == ["secret"]
+        taken = at_once([lambda key=f"code{round_number}": kv.pop(key)] * 8)
+        assert [value for value in taken if value is not None] == ["secret"]
 
 
 def test_simultaneous_increments_are_all_counted(kv):
-    barrier = threading.Barrier(6)
-
     def count():
-        barrier.wait()
         for _ in range(25):
             kv.incr("failures", 60)
 
-    threads = [threading.Thread(target=count) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert at_once([count] * 6) == [None] * 6  # no thread raised
     assert kv.incr("failures", 60) == 151
 
 

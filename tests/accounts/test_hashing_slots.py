@@ -3,12 +3,11 @@ Retry-After; they are not counted as failures."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from argon2 import PasswordHasher as Argon2Hasher
 
-from tests.conftest import PASSWORD, SIRET_SIEGE, csrf_token, make_account
+from tests.conftest import PASSWORD, login_form, make_account
+from tests.races import at_once
 
 # A hash slow enough (about 0.1 s here) that simultaneous sign-ins overlap.
 SLOW_HASH = Argon2Hasher(time_cost=3, memory_cost=64 * 1024, parallelism=1).hash(PASSWORD)
@@ -17,23 +16,9 @@ SLOW_HASH = Argon2Hasher(time_cost=3, memory_cost=64 * 1024, parallelism=1).hash
 def simultaneous_sign_ins(app, count: int):
     """``count`` people posting « Vous connecter » at the same instant; their answers."""
     clients = [app.test_client() for _ in range(count)]
-    forms = [{"csrf_token": csrf_token(c.get("/connexion").get_data(as_text=True)),
-              "siret": SIRET_SIEGE, "last_name": "Lefèvre", "first_name": "Sophie",
-              "password": PASSWORD, "next": ""} for c in clients]
-    barrier = threading.Barrier(count)
-    answers = []
-
-    def post(client, form):
-        barrier.wait()
-        answers.append(client.post("/connexion", data=form))
-
-    threads = [threading.Thread(target=post, args=pair)
-               for pair in zip(clients, forms, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
+    forms = [login_form(client.get("/connexion").get_data(as_text=True)) for client in clients]
+    return at_once([lambda c=client, f=form: c.post("/connexion", data=f)
+                    for client, form in zip(clients, forms, strict=True)])
 
 
 @pytest.fixture

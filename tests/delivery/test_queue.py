@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 from joserfc import jwt
@@ -18,6 +16,8 @@ from idp.mail import mailer
 from idp.oidc.deps import client_registry, keyring
 from tests.conftest import PASSWORD, csrf_token, free_port, run_deliveries
 from tests.conftest import sign_in as fill_login
+from tests.oidc.conftest import backchannel_endpoint
+from tests.races import at_once
 
 
 def change_password(client) -> None:
@@ -114,18 +114,7 @@ def test_simultaneous_workers_send_each_message_once(app, mailbox):
     with app.app_context():
         for number in range(30):
             mailer().send(f"p{number}@example.fr", f"Message {number}", "texte", "<p>t</p>")
-    barrier = threading.Barrier(4)
-    reports = []
-
-    def worker():
-        barrier.wait()
-        reports.append(run_deliveries(app))
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    reports = at_once([lambda: run_deliveries(app)] * 4)
     assert sum(report.sent for report in reports) == 30
     received = sorted(message["To"] for message in mailbox.received)
     assert received == sorted(f"p{number}@example.fr" for number in range(30))
@@ -167,23 +156,8 @@ def test_the_worker_loop_sends_what_arrives_until_stopped(app, mailbox):
 @pytest.fixture
 def flaky_partner():
     """A back-channel logout endpoint that answers 503 first, then 200; keeps the tokens."""
-    received: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            received.append(parse_qs(body)["logout_token"][0])
-            self.send_response(503 if len(received) == 1 else 200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    http = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}/backchannel", received
-    http.shutdown()
+    with backchannel_endpoint([503]) as endpoint:
+        yield endpoint
 
 
 def test_a_partner_down_gets_its_logout_later_with_a_fresh_token(app, flaky_partner, clock):

@@ -7,7 +7,10 @@ with joserfc against the JWKS the IdP publishes.
 from __future__ import annotations
 
 import secrets
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -109,6 +112,32 @@ class Flow:
         return self.session.fetch_token(f"{self.issuer}/oidc/token",
                                         authorization_response=callback_url,
                                         code_verifier=self.verifier, **kwargs)
+
+
+@contextmanager
+def backchannel_endpoint(statuses=()):
+    """A partner's back-channel logout endpoint on a loopback port: answers ``statuses`` in
+    turn (200 once they run out) and keeps the logout tokens; yields its URL and them."""
+    received: list[str] = []
+    answers = list(statuses)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append(parse_qs(body)["logout_token"][0])
+            self.send_response(answers.pop(0) if answers else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    http = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}/backchannel", received
+    finally:
+        http.shutdown()
 
 
 def query(url) -> dict:

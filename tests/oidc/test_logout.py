@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import html
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -15,7 +12,7 @@ from tests.conftest import csrf_token, run_deliveries
 from tests.oidc.conftest import (
     REDIRECT_URI,
     Flow,
-    free_port,
+    backchannel_endpoint,
     published_keys,
     query,
     register,
@@ -28,24 +25,8 @@ POST_LOGOUT = "https://partenaire.example/au-revoir"
 @pytest.fixture
 def receiver():
     """A partner's back-channel logout endpoint that records what it receives."""
-    received: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            received.append(parse_qs(body)["logout_token"][0])
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    port = free_port()
-    http = HTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}/backchannel", received
-    http.shutdown()
+    with backchannel_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ stored habilitations (per SIRET, per SIREN, per portfolio) and 10 million portfo
 generate_series, secondary indexes and foreign keys rebuilt after the load). Then it times
 ``HabilitationService.rights_on`` per path (SIRET, SIREN, whole portfolio, one portfolio
 client, implied service, no right), the partner API ``GET /api/v1/habilitations/verifier``
-under gunicorn, the keyset listing of the 50,000-client portfolio, and, when
+under the production server, the keyset listing of the 50,000-client portfolio, and, when
 ``idp/habilitations/bulk.py`` exists, a 10,000-line bulk file. Goal: check p99 ≤ 1 ms in
 the database.
 
@@ -45,7 +45,7 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import create_engine, make_url, text
 
-from bench.idp_server import free_port, gunicorn
+from bench.idp_server import free_port, idp_server
 
 BENCH_SECRET_KEY = "bench-secret-key"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_habilitations"
@@ -698,7 +698,7 @@ def time_http(port: int, token: str, probes: list) -> tuple[list[float], int]:
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
         except (http.client.HTTPException, ConnectionError):
-            # A sync gunicorn worker closes the connection after each response: reconnect.
+            # The server closed an idle keep-alive connection: reconnect.
             connection.close()
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             connection.request("GET", path, headers=headers)
@@ -952,15 +952,13 @@ def main() -> None:
         db.session.rollback()
 
     # --- the check over HTTP ---
-    print(f"\nGET /api/v1/habilitations/verifier under gunicorn (1 sync worker), "
+    print(f"\nGET /api/v1/habilitations/verifier under granian (1 worker), "
           f"{args.http_probes} calls per path, client-credentials token")
     client_id, secret = partner(app, codes)
     port = free_port()
     env = dict(os.environ, IDP_DATABASE_URL=args.database_url,
                IDP_SECRET_KEY=BENCH_SECRET_KEY, IDP_ISSUER=f"http://127.0.0.1:{port}")
-    # --preload: the app is imported before the port is bound, so the helper's first probe
-    # is refused (and retried) rather than left waiting past its 1 s timeout on a busy machine.
-    with gunicorn(env, port, "--preload") as root:
+    with idp_server(env, port) as root:
         token = requests.post(f"{root}/oidc/token", auth=(client_id, secret), timeout=30, data={
             "grant_type": "client_credentials", "scope": "habilitations"}).json()
         if "access_token" not in token:

@@ -1,4 +1,5 @@
-"""What the benchmarks share: a demo database, and the IdP under gunicorn on a free port."""
+"""What the benchmarks share: a demo database, and the IdP under its production server on a
+free port."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# The IdP's first answer builds its keys and caches: far longer than a request.
+START_UP_SECONDS = 60
 
 
 def free_port() -> int:
@@ -28,6 +31,7 @@ def demo_environment() -> dict:
     env = dict(os.environ)
     workdir = Path(tempfile.mkdtemp(prefix="idp-bench-"))
     env.setdefault("IDP_DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    env.setdefault("IDP_STORE_PATH", str(workdir / "store.sqlite3"))
     env["IDP_SECRET_KEY"] = "bench-secret-key"
     subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "idp", "demo"], cwd=ROOT,
                    env=env, check=True, capture_output=True)
@@ -40,24 +44,35 @@ def storage_label(env: dict) -> str:
     return f"{database} + {'Redis' if env.get('IDP_REDIS_URL') else 'SQLite store'}"
 
 
+def wait_until_up(url: str, process: subprocess.Popen, what: str) -> None:
+    """Poll ``url`` until it answers; stop with a message when ``process`` dies or the
+    start-up takes longer than START_UP_SECONDS."""
+    deadline = time.monotonic() + START_UP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} stopped while starting (exit {process.returncode})")
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit(f"{what} did not answer within {START_UP_SECONDS} s")
+
+
 @contextmanager
-def gunicorn(env: dict, port: int, *options: str, pin_to_core: int | None = None):
-    """Serve the IdP with one gunicorn worker on ``port`` until the block ends."""
-    command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind",
-               f"127.0.0.1:{port}", "--log-level", "warning", *options, "wsgi:app"]
+def idp_server(env: dict, port: int, *, workers: int = 1, threads: int = 4,
+               pin_to_core: int | None = None):
+    """Serve the IdP on ``port`` with the production server (granian, as scripts/start
+    does) until the block ends; yield its base URL."""
+    command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--blocking-threads",
+               str(threads), "--log-level", "warning", "--no-access-log", "wsgi:app"]
     if pin_to_core is not None:
         command = ["taskset", "-c", str(pin_to_core), *command]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{port}/connexion", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("the IdP did not start")
+        wait_until_up(f"http://127.0.0.1:{port}/connexion", server, "the IdP")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=20)

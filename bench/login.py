@@ -1,4 +1,5 @@
-"""Password sign-ins per second under gunicorn (one worker) next to raw argon2 verifications.
+"""Password sign-ins per second under the production server (one worker) next to raw argon2
+verifications.
 
 The goal: a sign-in costs little more than its hash. Run: ``.venv/bin/python bench/login.py``
 (``--seconds N``; IDP_DATABASE_URL / IDP_REDIS_URL are honoured to measure PostgreSQL + Redis).
@@ -23,7 +24,7 @@ import time
 import requests
 from argon2 import PasswordHasher
 
-from bench.idp_server import demo_environment, free_port, gunicorn, storage_label
+from bench.idp_server import demo_environment, free_port, idp_server, storage_label
 from idp.config import DEFAULTS
 
 USER = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
@@ -64,14 +65,14 @@ def main() -> None:
     args = parser.parse_args()
 
     env = demo_environment()
-    with gunicorn(env, free_port()) as base:
+    with idp_server(env, free_port()) as base:
         sign_ins_per_second(base, 1.0)  # warm up
         sign_ins = sign_ins_per_second(base, args.seconds)
     raw = argon2_verifications_per_second(args.seconds)
 
     params = (f"argon2id t={DEFAULTS['ARGON2_TIME_COST']} m={DEFAULTS['ARGON2_MEMORY_KIB']} KiB "
               f"p={DEFAULTS['ARGON2_PARALLELISM']}")
-    print(f"storage: {storage_label(env)}; hash: {params}; gunicorn: 1 sync worker")
+    print(f"storage: {storage_label(env)}; hash: {params}; granian: 1 worker")
     print(f"password sign-ins per second (GET form + POST): {sign_ins:8.1f}")
     print(f"raw argon2 verifications per second:            {raw:8.1f}")
     print(f"ratio sign-in / raw verification:               {sign_ins / raw:8.2f}")

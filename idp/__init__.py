@@ -74,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from idp.admin.services_views import bp as admin_services_bp
     from idp.admin.views import bp as admin_bp
     from idp.interop import views as interop_views
+    from idp.oidc import lean_token
     from idp.oidc import server as oidc_server
     from idp.oidc import signals as oidc_signals
     from idp.oidc.api import bp as oidc_api_bp
@@ -96,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bulk_bp)
     oidc_server.init_app(app)
     oidc_signals.init_app(app)
+    lean_token.init_app(app)  # client credentials answered below Flask
     app.register_blueprint(oidc_bp)
     app.register_blueprint(oidc_api_bp)  # /api/v1: habilitations for partners
     interop_views.init_app(app)  # its blueprint and the « Vos services » panel

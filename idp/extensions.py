@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import DeclarativeBase
 
 from idp.store import Store, create_store
@@ -20,6 +22,17 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@event.listens_for(Engine, "connect")
+def _write_ahead_log_for_sqlite(dbapi_connection, _record) -> None:
+    """SQLite databases in write-ahead-log mode: readers no longer wait for a writer, and a
+    commit appends to the log instead of rewriting a journal with several syncs. With
+    ``synchronous=NORMAL`` a commit survives a crash of the IdP; a power cut may lose the
+    last commits, never consistency (run PostgreSQL where that matters)."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()

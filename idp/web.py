@@ -7,6 +7,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, request
 from flask_babel import get_locale
+from werkzeug.datastructures import Headers
 
 from idp.audit.service import Origin
 from idp.extensions import LANGUAGE_COOKIE
@@ -55,6 +56,21 @@ def is_local_path(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
+def add_security_headers(headers: Headers, path: str) -> None:
+    """Give a response to ``path`` the site's security headers, where it set none itself."""
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    # No page may be framed unless a view says otherwise: the widget's framed pages send
+    # their own policy, whose frame-ancestors names the partner's registered origins; those
+    # alone go without X-Frame-Options (which cannot name an origin, and whose DENY would
+    # forbid what the policy allows in browsers that read both).
+    policy = headers.setdefault("Content-Security-Policy", DEFAULT_POLICY)
+    if frame_ancestors(policy) in (None, "'none'"):
+        headers.setdefault("X-Frame-Options", "DENY")
+    if path != "/static" and not path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
 def request_origin() -> Origin:
     """The current request's origin, for the journal and the per-IP throttle."""
     return Origin(ip=request.remote_addr, user_agent=request.user_agent.string or None)
@@ -65,17 +81,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        # No page may be framed unless a view says otherwise: the widget's framed pages
-        # send their own policy, whose frame-ancestors names the partner's registered
-        # origins; those alone go without X-Frame-Options (which cannot name an origin, and
-        # whose DENY would forbid what the policy allows in browsers that read both).
-        policy = response.headers.setdefault("Content-Security-Policy", DEFAULT_POLICY)
-        if frame_ancestors(policy) in (None, "'none'"):
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.path != "/static" and not request.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
+        add_security_headers(response.headers, request.path)
         return response
 
     @app.after_request

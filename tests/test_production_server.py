@@ -1,5 +1,6 @@
-"""gunicorn with several workers on the embedded default: sessions, CSRF tokens and counters
-are shared by the processes (the store is a SQLite file), so nothing breaks at random."""
+"""The production server (granian) with several workers on the embedded default: sessions,
+CSRF tokens and counters are shared by the processes (the store is a SQLite file), so nothing
+breaks at random."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from tests.races import at_once
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_gunicorn(settings: dict, workers: int) -> tuple[subprocess.Popen, str]:
-    """Start ``gunicorn wsgi:app`` on the test's database and store; return it and its URL."""
+def start_server(settings: dict, workers: int) -> tuple[subprocess.Popen, str]:
+    """Start ``granian wsgi:app`` as scripts/start does, on the test's database and store;
+    return it and its URL."""
     port = free_port()
     environment = {key: value for key, value in os.environ.items()
                    if not key.startswith("IDP_")}
@@ -29,8 +31,9 @@ def start_gunicorn(settings: dict, workers: int) -> tuple[subprocess.Popen, str]
             environment[f"IDP_{name}"] = str(settings[name])
     environment["IDP_ISSUER"] = f"http://localhost:{port}"
     server = subprocess.Popen(  # noqa: S603 (our own command line)
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "2",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", str(workers),
+         "--blocking-threads", "2", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log", "wsgi:app"],
         cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -42,11 +45,11 @@ def start_gunicorn(settings: dict, workers: int) -> tuple[subprocess.Popen, str]
                 raise AssertionError(server.stdout.read().decode()) from None
             time.sleep(0.1)
     server.kill()
-    raise AssertionError("gunicorn did not answer")
+    raise AssertionError("granian did not answer")
 
 
 def test_two_workers_share_sessions_forms_and_sign_in_waits(settings, account):
-    server, base = start_gunicorn(settings, workers=2)
+    server, base = start_server(settings, workers=2)
     try:
         for _ in range(20):  # each page and each post may reach either worker
             browser = requests.Session()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, Status
@@ -25,6 +25,11 @@ def account_by_login(session: Session, siret: str, last_name: str,
     ))
 
 
+UNUSABLE = (Status.REMOVED, Status.LOCKED)
+# Built once: asked at every token refresh.
+_STATUS = select(Account.status).where(Account.id == bindparam("account_id"))
+
+
 def usable_account(session: Session, account_id: str | uuid.UUID) -> Account | None:
     """The account ``account_id`` if it may still be signed in and receive tokens."""
     try:
@@ -32,6 +37,12 @@ def usable_account(session: Session, account_id: str | uuid.UUID) -> Account | N
     except (TypeError, ValueError):
         return None
     account = session.get(Account, key)
-    if account is None or account.status in (Status.REMOVED, Status.LOCKED):
+    if account is None or account.status in UNUSABLE:
         return None
     return account
+
+
+def is_usable(session: Session, account_id: uuid.UUID) -> bool:
+    """Whether ``account_id`` may still receive tokens, without loading the account."""
+    status = session.scalar(_STATUS, {"account_id": account_id})
+    return status is not None and status not in UNUSABLE

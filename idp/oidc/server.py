@@ -30,7 +30,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
-from idp.accounts.lookup import usable_account
+from idp.accounts.lookup import is_usable, usable_account
 from idp.audit.deps import audit_journal
 from idp.extensions import db, store
 from idp.models_common import utcnow
@@ -212,19 +212,24 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
-        row = refresh_tokens().claim(refresh_token)
+        row = refresh_tokens().claim(refresh_token, self.request.client.client_id)
         return RefreshTokenRecord(row) if row else None
 
     def authenticate_user(self, refresh_token: RefreshTokenRecord):
-        row = refresh_token.row
-        if usable_account(db.session, row.account_id) is None:
-            return None
-        return LoginContext(account_id=str(row.account_id), auth_time=row.auth_time,
-                            amr=tuple(row.amr or ()), acr=row.acr, sid=row.sid,
-                            family_id=row.family_id, services=self.request.client.services)
+        return refreshed_login(refresh_token.row, self.request.client)
 
     def revoke_old_credential(self, refresh_token):
         """Nothing to do: claiming the token already marked it used."""
+
+
+def refreshed_login(row, client: RegisteredClient) -> LoginContext | None:
+    """The sign-in a claimed refresh token carries on, or None when its account can no
+    longer be used (removed, suspended)."""
+    if not is_usable(db.session, row.account_id):
+        return None
+    return LoginContext(account_id=str(row.account_id), auth_time=row.auth_time,
+                        amr=tuple(row.amr or ()), acr=row.acr, sid=row.sid,
+                        family_id=row.family_id, services=client.services)
 
 
 class RefreshTokenRecord:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from idp.audit.service import AuditJournal
@@ -18,6 +18,15 @@ from idp.hashing import sha256_hex as digest
 from idp.models_common import utcnow
 from idp.oidc.models import RefreshToken
 from idp.store import Store
+
+# A rotation's two statements, built once (SQLAlchemy would rebuild them at every refresh).
+_TABLE = RefreshToken.__table__
+_INSERT = insert(_TABLE)
+_CLAIM = (update(_TABLE)
+          .where(_TABLE.c.token_digest == bindparam("digest"),
+                 _TABLE.c.client_id == bindparam("client"), _TABLE.c.used_at.is_(None),
+                 _TABLE.c.revoked_at.is_(None), _TABLE.c.expires_at > bindparam("now"))
+          .values(used_at=bindparam("now")).returning(*_TABLE.c))
 
 # The private claim that ties an access token to its refresh-token family, so that revoking
 # the family reaches it (a private claim, RFC 7519 §4.3).
@@ -155,38 +164,42 @@ class RefreshTokens:
     def store(self, token: str, client_id: str, scope: str, login: LoginContext) -> None:
         """Record a new refresh token of ``login``'s family; if the family was revoked while
         it was being issued (a concurrent reuse), revoke it again so the newcomers die too."""
-        self._session.add(RefreshToken(
-            token_digest=digest(token), family_id=login.family_id, client_id=client_id,
-            account_id=uuid.UUID(login.account_id), scope=scope, sid=login.sid,
-            auth_time=login.auth_time, amr=list(login.amr), acr=login.acr,
-            issued_at=utcnow(), expires_at=utcnow() + self._lifetime))
+        now = utcnow()
+        self._session.execute(_INSERT, {
+            "token_digest": digest(token), "family_id": login.family_id,
+            "client_id": client_id, "account_id": uuid.UUID(login.account_id),
+            "scope": scope, "sid": login.sid, "auth_time": login.auth_time,
+            "amr": list(login.amr), "acr": login.acr, "issued_at": now,
+            "expires_at": now + self._lifetime})
         self._session.commit()
         # Checked after the commit: a revocation marks the family before its UPDATE, so it
         # either finds this row or its mark is seen here (RFC 9700 §4.14).
         if self._revocations.family_revoked(login.family_id):
             self._revoke(login.family_id)
 
-    def claim(self, token: str) -> RefreshToken | None:
-        """Take a refresh token for one rotation, or None; reuse revokes its family.
+    def claim(self, token: str, client_id: str):
+        """Take ``client_id``'s refresh token for one rotation: its row (the columns of
+        ``RefreshToken``), or None; reuse revokes its family. Another partner's token is
+        left as it is (it may not use it up).
 
-        The UPDATE … WHERE used_at IS NULL makes the claim atomic: of two concurrent uses of
-        one token, only one wins, and the loser is treated as a reuse.
+        One UPDATE … WHERE used_at IS NULL … RETURNING takes it: of two simultaneous uses of
+        one token only one wins, and the loser finds it used, which is a reuse. Not committed
+        here: the claim is committed with the token that replaces it (``store``), one
+        transaction per rotation; until then the row stays locked (PostgreSQL) or the
+        database reserved (SQLite), so a simultaneous use waits and then finds it used.
         """
-        row = self._session.scalar(
-            select(RefreshToken).where(RefreshToken.token_digest == digest(token)))
-        if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-            return None
-        claimed = self._session.execute(
-            update(RefreshToken).where(RefreshToken.id == row.id,
-                                       RefreshToken.used_at.is_(None),
-                                       RefreshToken.revoked_at.is_(None))
-            .values(used_at=utcnow())).rowcount
-        self._session.commit()
-        if not claimed:
+        now = utcnow()
+        claimed = self._session.execute(_CLAIM, {"digest": digest(token), "client": client_id,
+                                                 "now": now}).one_or_none()
+        if claimed is not None:
+            return claimed
+        self._session.rollback()
+        row = self.find(token)
+        if row is not None and row.client_id == client_id and row.used_at is not None \
+                and row.revoked_at is None and row.expires_at > now:
             self.revoke_family(row.family_id, reason="refresh_token_reuse",
                                account_id=row.account_id, client_id=row.client_id)
-            return None
-        return row
+        return None
 
     def revoke_family(self, family_id: str, *, reason: str, account_id=None,
                       client_id=None) -> None:

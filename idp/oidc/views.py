@@ -46,18 +46,24 @@ csrf.exempt(bp)  # protocol endpoints authenticate clients, not browser forms
 
 # RFC 6749 §3.2, RFC 7662 §2.1, RFC 7009 §2.1: the body is application/x-www-form-urlencoded.
 FORM_ENDPOINTS = {"oidc.token", "oidc.introspect", "oidc.revoke"}
+REPEATABLE = {"audience", "resource"}
 
 
 @bp.before_request
 def refuse_malformed_requests():
     """Stop a parameter that no OAuth parameter can be (a control character, a NUL that
-    PostgreSQL would refuse, non-ASCII) and a token request that is not a form, before
-    Authlib, the store or the database see them: a page in the browser, the JSON error
-    elsewhere."""
+    PostgreSQL would refuse, non-ASCII), a repeated parameter, and a token request that is
+    not a form, before Authlib, the store or the database see them: a page in the browser,
+    the JSON error elsewhere."""
     parameters = [*request.args.items(multi=True), *request.form.items(multi=True)]
     if not all(VSCHARS.fullmatch(name) and VSCHARS.fullmatch(value)
                for name, value in parameters):
         reason = "a parameter holds characters outside printable ASCII"
+    elif len(single := [name for name, _ in parameters if name not in REPEATABLE]) \
+            != len(set(single)):
+        # RFC 6749 §3.1 and §3.2: a parameter is never sent more than once, but those that
+        # name several targets (RFC 8693 §2.1, RFC 8707 §2).
+        reason = "a parameter is repeated"
     elif request.endpoint in FORM_ENDPOINTS and \
             request.mimetype != "application/x-www-form-urlencoded":
         reason = "the body must be application/x-www-form-urlencoded"

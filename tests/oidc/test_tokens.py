@@ -56,6 +56,7 @@ def test_refresh_token_of_another_client_is_refused(flow, issuer, demo):
                                    "refresh_token": token["refresh_token"]},
                              auth=(other.client_id, other.client_secret))
     assert response.json()["error"] == "invalid_grant"
+    assert refresh(flow, token["refresh_token"]).status_code == 200  # not used up by it
 
 
 def test_code_works_once_and_its_reuse_revokes_what_it_gave(flow, issuer):

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, object] = {
     "ARGON2_PARALLELISM": 4,
     "HASH_CONCURRENCY": 0,  # hashes at once per process; 0: cores ÷ parallelism (at least 1)
     "HASH_WAIT_SECONDS": 5,  # a sign-in waits this long for a slot, then gets 503 Retry-After
+    "HASH_QUEUE_PER_SLOT": 2,  # sign-ins waiting per slot; past them, 503 Retry-After at once
     "LOGIN_FREE_ATTEMPTS": 3,  # failures per account before waits start
     "LOGIN_IP_FREE_ATTEMPTS": 20,  # failures per IP address before waits start
     "LOGIN_BASE_DELAY_SECONDS": 30,  # first wait; it doubles with each further failure

@@ -5,19 +5,29 @@ from __future__ import annotations
 import logging
 
 from authlib.integrations.flask_oauth2.errors import _HTTPException as ProtocolError
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from idp.extensions import db
 
 log = logging.getLogger(__name__)
 
+# The database or Redis out of reach (a restart, a failover, SQLite busy past its timeout):
+# the request can be made again in a moment, so it is told so, not given a 500.
+UNAVAILABLE = (OperationalError, RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER_SECONDS = 5
+# Answered in JSON (RFC 6749 §5.2 style), as their clients are programs.
+PROTOCOL_PATHS = ("/oidc/token", "/oidc/introspect", "/oidc/revoke", "/oidc/userinfo",
+                  "/api/")
 
-def _page(status: int, title: str, message: str):
-    return render_template("message.html", title=title, message=message), status
+
+def _page(status: int, title: str, message: str, **context):
+    return render_template("message.html", title=title, message=message, **context), status
 
 
 def init_app(app: Flask) -> None:
@@ -68,10 +78,31 @@ def init_app(app: Flask) -> None:
         return _page(400, _("Requête incorrecte"),
                      _("La requête envoyée n'a pas pu être comprise."))
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def unavailable(error):
+        db.session.rollback()
+        log.warning("Stockage injoignable : %s", type(error).__name__)
+        if request.path.startswith(PROTOCOL_PATHS):
+            response = jsonify(error="temporarily_unavailable",
+                               error_description="Storage unreachable, retry shortly.")
+            response.status_code = 503
+        else:
+            response = app.make_response(_page(
+                503, _("Service momentanément indisponible"),
+                _("Le service est momentanément indisponible. Veuillez réessayer dans "
+                  "quelques instants."), session_unreadable=True))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
     @app.errorhandler(InternalServerError)
     def server_error(error):
+        original = getattr(error, "original_exception", None)
+        if isinstance(original, UNAVAILABLE):  # raised before the view (the session's load)
+            return unavailable(original)
         # The trace goes to the server log, never to the page.
-        log.error("Erreur interne", exc_info=getattr(error, "original_exception", None))
+        log.error("Erreur interne", exc_info=original)
         return _page(
             500,
             _("Service momentanément indisponible"),

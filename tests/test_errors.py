@@ -59,3 +59,40 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def unreachable(settings, name: str) -> dict:
+    """``settings`` with the database or Redis at a loopback port nobody listens on."""
+    from tests.conftest import free_port
+
+    settings = dict(settings, TESTING=False)
+    if name == "database":
+        settings["DATABASE_URL"] = f"postgresql+psycopg://idp@127.0.0.1:{free_port()}/idp"
+    else:
+        settings["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    return settings
+
+
+@pytest.mark.parametrize("down", ["database", "redis"])
+def test_storage_out_of_reach_is_a_503_to_retry(settings, signed_in, down):
+    from idp import create_app
+
+    broken = create_app(unreachable(settings, down)).test_client()
+    broken.set_cookie("idp_session", signed_in.get_cookie("idp_session").value)
+    page = broken.get("/compte")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "5"
+    assert "Service momentanément indisponible" in page.get_data(as_text=True)
+
+
+def test_a_partner_token_needs_the_database_not_redis(settings, demo):
+    from idp import create_app
+
+    partner = ("demo-portail-dsn", "demo-secret-portail-dsn-2026")
+    without_redis = create_app(unreachable(settings, "redis")).test_client()
+    assert without_redis.post("/oidc/token", data={"grant_type": "client_credentials"},
+                              auth=partner).status_code == 200
+    without_database = create_app(unreachable(settings, "database")).test_client()
+    answer = without_database.post("/oidc/token", data={"grant_type": "client_credentials"},
+                                   auth=partner)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "5"
+    assert answer.get_json()["error"] == "temporarily_unavailable"

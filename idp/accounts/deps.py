@@ -31,8 +31,9 @@ def password_hasher() -> PasswordHasher:
             time_cost=int(config["ARGON2_TIME_COST"]),
             memory_kib=int(config["ARGON2_MEMORY_KIB"]),
             parallelism=int(config["ARGON2_PARALLELISM"]),
-            slots=hashing_slots(config),
+            slots=(slots := hashing_slots(config)),
             wait_seconds=float(config["HASH_WAIT_SECONDS"]),
+            max_waiting=int(config["HASH_QUEUE_PER_SLOT"]) * slots,
         )
         # Two first requests at once may each build one: keep the first, and its slots.
         hasher = current_app.extensions.setdefault("idp_hasher", hasher)

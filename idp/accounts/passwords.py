@@ -23,27 +23,43 @@ class HashingBusy(Exception):
 class PasswordHasher:
     """argon2id hashing with the configured cost, and a dummy hash for unknown accounts.
 
-    At most ``slots`` hashes run at once in this process: a flood of sign-ins then waits
-    ``wait_seconds`` for a slot, or is refused (``HashingBusy``), instead of taking every core
-    from the token, refresh and userinfo requests that need none.
+    At most ``slots`` hashes run at once in this process, and at most ``max_waiting``
+    sign-ins wait for one, each ``wait_seconds`` at most; past that a sign-in is refused at
+    once (``HashingBusy``). A flood of sign-ins thus neither takes every core nor every
+    server thread from the token, refresh and userinfo requests, which hash nothing.
     """
 
     def __init__(self, time_cost: int, memory_kib: int, parallelism: int, slots: int = 1,
-                 wait_seconds: float = 5.0):
+                 wait_seconds: float = 5.0, max_waiting: int = 2):
         self._argon2 = Argon2Hasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         self._slots = threading.BoundedSemaphore(slots)
         self._wait_seconds = wait_seconds
+        self._max_waiting = max_waiting
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
 
     @contextmanager
     def _slot(self) -> Iterator[None]:
-        if not self._slots.acquire(timeout=self._wait_seconds):
+        if not self._slots.acquire(blocking=False) and not self._wait_for_slot():
             raise HashingBusy(retry_after=max(1, round(self._wait_seconds)))
         try:
             yield
         finally:
             self._slots.release()
+
+    def _wait_for_slot(self) -> bool:
+        """Queue for a slot, unless the queue is full; whether one was had in time."""
+        with self._waiting_lock:
+            if self._waiting >= self._max_waiting:
+                return False
+            self._waiting += 1
+        try:
+            return self._slots.acquire(timeout=self._wait_seconds)
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
 
     def hash(self, password: str) -> str:
         """Hash ``password`` with a fresh salt."""

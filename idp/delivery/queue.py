@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from idp.delivery.models import Delivery
@@ -169,7 +170,15 @@ class DeliveryQueue:
         """Deliver until ``stop`` is set, resting ``idle_seconds`` when nothing is due."""
         passes = 0
         while not stop.is_set():
-            report = self.deliver_due()
+            try:
+                report = self.deliver_due()
+            except OperationalError as error:
+                # The database is down (a restart): nothing was claimed for good; try again.
+                self._session.rollback()
+                log.warning("Base de données injoignable, nouvel essai : %s",
+                            type(error.orig).__name__)
+                stop.wait(idle_seconds * 5)
+                continue
             passes += 1
             if passes % 3600 == 0:
                 self.forget_old_failures()

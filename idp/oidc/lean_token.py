@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from flask import Flask
 from werkzeug.datastructures import Headers
 
+from idp.errors import UNAVAILABLE
 from idp.extensions import db
 from idp.oidc.clients import RegisteredClient
 from idp.oidc.deps import client_registry, refresh_tokens, token_issuer
@@ -90,12 +91,17 @@ class TokenShortcut:
             return None
         grant_type = params["grant_type"]
         with self.app.app_context():
-            client = client_registry().find(credentials[0])
-            if not _authenticated(client, credentials[1], grant_type):
+            try:
+                client = client_registry().find(credentials[0])
+                if not _authenticated(client, credentials[1], grant_type):
+                    return None
+                if grant_type == CLIENT_CREDENTIALS:
+                    return _client_credentials(client, params.get("scope", ""))
+                return _rotation(client, params["refresh_token"])
+            except UNAVAILABLE:
+                # Storage out of reach: nothing was committed (the app context's end rolls
+                # back); the full path meets it too and answers 503 with Retry-After.
                 return None
-            if grant_type == CLIENT_CREDENTIALS:
-                return _client_credentials(client, params.get("scope", ""))
-            return _rotation(client, params["refresh_token"])
 
 
 def _grant_parameters(body: bytes) -> dict | None:

@@ -1,5 +1,5 @@
-"""Sign-ins beyond what the hash can serve wait a bounded time for a slot, then get 503 with
-Retry-After; they are not counted as failures."""
+"""Sign-ins beyond what the hash can serve wait a bounded time for a slot, a bounded number
+of them; the others get 503 with Retry-After; they are not counted as failures."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ def simultaneous_sign_ins(app, count: int):
 
 @pytest.fixture
 def one_slot(settings, request):
-    settings.update(HASH_CONCURRENCY=1, HASH_WAIT_SECONDS=request.param,
-                    ARGON2_TIME_COST=3, ARGON2_MEMORY_KIB=64 * 1024)
+    wait_seconds, queue = request.param
+    settings.update(HASH_CONCURRENCY=1, HASH_WAIT_SECONDS=wait_seconds,
+                    HASH_QUEUE_PER_SLOT=queue, ARGON2_TIME_COST=3,
+                    ARGON2_MEMORY_KIB=64 * 1024)
     return settings
 
 
-@pytest.mark.parametrize("one_slot", [0], indirect=True)
+@pytest.mark.parametrize("one_slot", [(0, 10)], indirect=True)
 def test_sign_ins_past_the_slots_get_503_with_retry_after(one_slot, directory):
     make_account(directory, password_hash=SLOW_HASH)
     answers = simultaneous_sign_ins(directory, 6)
@@ -39,8 +41,17 @@ def test_sign_ins_past_the_slots_get_503_with_retry_after(one_slot, directory):
     assert "Service très sollicité" in busy.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("one_slot", [30], indirect=True)
+@pytest.mark.parametrize("one_slot", [(30, 3)], indirect=True)
 def test_sign_ins_wait_for_a_slot_within_the_bound(one_slot, directory):
     make_account(directory, password_hash=SLOW_HASH)
     answers = simultaneous_sign_ins(directory, 4)
     assert [answer.status_code for answer in answers] == [302] * 4  # queued, all served
+
+
+@pytest.mark.parametrize("one_slot", [(30, 1)], indirect=True)
+def test_past_the_queue_a_sign_in_is_refused_without_waiting(one_slot, directory):
+    make_account(directory, password_hash=SLOW_HASH)
+    answers = simultaneous_sign_ins(directory, 6)
+    statuses = [answer.status_code for answer in answers]
+    # One hashes, one waits (it would wait up to 30 s): the four others are refused.
+    assert statuses.count(302) >= 2 and 503 in statuses and set(statuses) <= {302, 503}

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
+
+
+# Hashes run below the requests' priority: a sign-in takes what the cores have left once the
+# token and API requests, which need a few milliseconds, have run (CFS gives a nice-10
+# thread about a tenth of the share of a nice-0 one when both are runnable).
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    # On Linux the nice value belongs to the thread (setpriority's "0" is the calling
+    # thread), and the lane threads libargon2 starts for p > 1 inherit it.
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: hash at normal priority
+        pass
 
 
 class HashingBusy(Exception):
@@ -25,8 +42,9 @@ class PasswordHasher:
 
     At most ``slots`` hashes run at once in this process, and at most ``max_waiting``
     sign-ins wait for one, each ``wait_seconds`` at most; past that a sign-in is refused at
-    once (``HashingBusy``). A flood of sign-ins thus neither takes every core nor every
-    server thread from the token, refresh and userinfo requests, which hash nothing.
+    once (``HashingBusy``). Hashes run in ``slots`` threads of lower priority. A flood of
+    sign-ins thus takes neither the cores nor the server threads from the token, refresh and
+    userinfo requests, which hash nothing.
     """
 
     def __init__(self, time_cost: int, memory_kib: int, parallelism: int, slots: int = 1,
@@ -39,6 +57,8 @@ class PasswordHasher:
         self._max_waiting = max_waiting
         self._waiting = 0
         self._waiting_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="argon2",
+                                        initializer=_lower_priority)
 
     @contextmanager
     def _slot(self) -> Iterator[None]:
@@ -61,18 +81,22 @@ class PasswordHasher:
             with self._waiting_lock:
                 self._waiting -= 1
 
+    def _hashing(self, work: Callable, *args):
+        """``work(*args)`` in a slot, on a hashing thread."""
+        with self._slot():
+            return self._pool.submit(work, *args).result()
+
     def hash(self, password: str) -> str:
         """Hash ``password`` with a fresh salt."""
-        with self._slot():
-            return self._argon2.hash(password)
+        return self._hashing(self._argon2.hash, password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches; an absent hash costs the same as a wrong password."""
-        with self._slot():
-            try:
-                return self._argon2.verify(password_hash or self._dummy_hash, password)
-            except (VerificationError, InvalidHashError):
-                return False
+        try:
+            return self._hashing(self._argon2.verify, password_hash or self._dummy_hash,
+                                 password)
+        except (VerificationError, InvalidHashError):
+            return False
 
     def needs_rehash(self, password_hash: str) -> bool:
         """Whether the hash was made with other parameters than today's."""

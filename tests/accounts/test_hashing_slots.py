@@ -3,6 +3,8 @@ of them; the others get 503 with Retry-After; they are not counted as failures."
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from argon2 import PasswordHasher as Argon2Hasher
 
@@ -55,3 +57,13 @@ def test_past_the_queue_a_sign_in_is_refused_without_waiting(one_slot, directory
     statuses = [answer.status_code for answer in answers]
     # One hashes, one waits (it would wait up to 30 s): the four others are refused.
     assert statuses.count(302) >= 2 and 503 in statuses and set(statuses) <= {302, 503}
+
+
+def test_hashes_run_below_the_requests_priority(settings):
+    from idp.accounts.passwords import HASHING_NICENESS, PasswordHasher
+
+    hasher = PasswordHasher(time_cost=1, memory_kib=8, parallelism=1)
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    assert hasher._hashing(os.getpriority, os.PRIO_PROCESS, 0) == max(here, HASHING_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == here  # the request's thread is untouched
+    assert hasher.verify(hasher.hash("Camions2026"), "Camions2026")

@@ -6,13 +6,12 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cached_property
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError
-
 
 # Hashes run below the requests' priority: a sign-in takes what the cores have left once the
 # token and API requests, which need a few milliseconds, have run (CFS gives a nice-10
@@ -23,10 +22,9 @@ HASHING_NICENESS = 10
 def _lower_priority() -> None:
     # On Linux the nice value belongs to the thread (setpriority's "0" is the calling
     # thread), and the lane threads libargon2 starts for p > 1 inherit it.
-    try:
+    # Not Linux, or not allowed: hash at normal priority.
+    with suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not allowed: hash at normal priority
-        pass
 
 
 class HashingBusy(Exception):

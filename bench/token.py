@@ -25,25 +25,18 @@ sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse
 import base64
-import hashlib
 import json
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
-
-import requests
 
 from bench.idp_server import demo_environment, free_port, idp_server, storage_label, wait_until_up
+from bench.load import PARTNER, PEOPLE, Person, Stats
 
 PEER = Path(_HERE) / "peer"
-PARTNER = ("demo-portail-dsn", "demo-secret-portail-dsn-2026", "http://127.0.0.1:5001/callback")
-PERSON = {"siret": "52814432200013", "last_name": "Lefèvre", "first_name": "Sophie",
-          "password": "Camions2026"}
 SERVER_CORE, LOAD_CORES = "0", "1"
 
 # wrk runs one Lua state per thread; with one connection per thread, each thread carries
@@ -92,27 +85,9 @@ def wrk(url: str, seconds: float, connections: int, chains: list[str] | None) ->
 
 def our_refresh_token(base: str) -> str:
     """One real sign-in and code flow on our IdP, to start a refresh-token chain."""
-    browser = requests.Session()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()) \
-        .rstrip(b"=").decode()
-    query = urlencode({"response_type": "code", "client_id": PARTNER[0],
-                       "redirect_uri": PARTNER[2], "scope": "openid profile siret",
-                       "nonce": secrets.token_urlsafe(8), "code_challenge": challenge,
-                       "code_challenge_method": "S256"})
-    login = browser.get(f"{base}/oidc/authorize?{query}", allow_redirects=False)
-    page = browser.get(base + login.headers["Location"])
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
-    target = re.search(r'name="next" type="hidden" value="([^"]*)"', page.text).group(1)
-    back = browser.post(f"{base}/connexion", data={**PERSON, "csrf_token": token,
-                                                   "next": target.replace("&amp;", "&")},
-                        allow_redirects=False)
-    callback = browser.get(base + back.headers["Location"], allow_redirects=False)
-    code = parse_qs(urlsplit(callback.headers["Location"]).query)["code"][0]
-    tokens = requests.post(f"{base}/oidc/token", auth=PARTNER[:2], timeout=10, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": PARTNER[2],
-        "code_verifier": verifier}).json()
-    return tokens["refresh_token"]
+    person = Person(base, Stats(), PEOPLE[0])
+    person.sign_in_to_partner()
+    return person.tokens["refresh_token"]
 
 
 @contextmanager

@@ -97,7 +97,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bulk_bp)
     oidc_server.init_app(app)
     oidc_signals.init_app(app)
-    lean_token.init_app(app)  # client credentials answered below Flask
+    lean_token.init_app(app)  # client credentials and refresh rotations below Flask
     app.register_blueprint(oidc_bp)
     app.register_blueprint(oidc_api_bp)  # /api/v1: habilitations for partners
     interop_views.init_app(app)  # its blueprint and the « Vos services » panel

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import DeclarativeBase
 
-from idp.store import Store, create_store
+from idp.store import Store, create_store, use_write_ahead_log
 
 
 class Base(DeclarativeBase):
@@ -26,13 +26,9 @@ db = SQLAlchemy(model_class=Base)
 
 @event.listens_for(Engine, "connect")
 def _write_ahead_log_for_sqlite(dbapi_connection, _record) -> None:
-    """SQLite databases in write-ahead-log mode: readers no longer wait for a writer, and a
-    commit appends to the log instead of rewriting a journal with several syncs. With
-    ``synchronous=NORMAL`` a commit survives a crash of the IdP; a power cut may lose the
-    last commits, never consistency (run PostgreSQL where that matters)."""
+    """The SQLite database in write-ahead-log mode, as the store is (``idp.store``)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        use_write_ahead_log(dbapi_connection)
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()

@@ -15,6 +15,14 @@ from typing import Protocol
 import redis
 
 
+def use_write_ahead_log(connection: sqlite3.Connection) -> None:
+    """Put a SQLite connection in write-ahead-log mode with ``synchronous=NORMAL``: readers
+    no longer wait for a writer, and a commit appends to the log instead of rewriting a
+    journal with several syncs. A commit then survives a crash of the IdP; a power cut may
+    lose the last commits, never consistency (run PostgreSQL where that matters)."""
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+
 class Store(Protocol):
     """Key-value operations the IdP needs, each with an expiry in seconds."""
 
@@ -59,10 +67,7 @@ class SqliteStore:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             connection = sqlite3.connect(self._path, timeout=10, isolation_level=None)
-            # WAL lets readers go on while one process writes; NORMAL skips an fsync per
-            # write, which costs at most the last writes on a power cut: a new sign-in.
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
+            use_write_ahead_log(connection)  # here a lost write costs a new sign-in at most
             local.connection, local.pid = connection, os.getpid()
         return local.connection
 

@@ -25,7 +25,7 @@ from werkzeug.datastructures import Headers
 from idp.errors import UNAVAILABLE
 from idp.extensions import db
 from idp.oidc.clients import RegisteredClient
-from idp.oidc.deps import client_registry, refresh_tokens, token_issuer
+from idp.oidc.deps import client_registry, refresh_tokens
 from idp.oidc.parameters import VSCHARS
 from idp.oidc.server import AccessTokenGenerator, basic_credentials, refreshed_login
 from idp.web import add_security_headers
@@ -131,12 +131,8 @@ def _client_credentials(client: RegisteredClient, scope: str) -> dict | None:
     """A partner's own token, for a scope it registered (``server.PartnerScopes``)."""
     if scope and not client.allows_scope(scope):
         return None
-    issued = token_issuer().access_token(client.client_id, scope)
-    token = {"token_type": "Bearer", "access_token": issued.token,
-             "expires_in": issued.expires_in}
-    if scope:
-        token["scope"] = scope
-    return token
+    return AccessTokenGenerator()(CLIENT_CREDENTIALS, client, None, scope,
+                                  include_refresh_token=False)
 
 
 def _rotation(client: RegisteredClient, presented: str) -> dict | None:

@@ -3,7 +3,9 @@
 ``steady``  USERS simulated people (default 200) for SECONDS (default 600): each signs in
             through a partner's authorization request, redeems the code, then uses its
             tokens (userinfo, refresh) CALLS times with a think time between, signs out, and
-            starts again. Prints, per step, the count, the errors and p50/p95/p99/max.
+            starts again; people arrive over RAMP seconds, and one told ``503 Retry-After``
+            comes back after that wait. Prints the sign-in rate asked of the machine next to
+            its hash capacity, then per step the count, the errors and p50/p95/p99/max.
 ``flood``   sign-ins arriving at twice what the hash can serve, for SECONDS, while partners'
             back ends call client credentials, refresh and userinfo: prints their
             percentiles (goal: p99 under 50 ms) and what the sign-ins got (302, 503 with
@@ -48,6 +50,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, make_url, text
 
 from bench.idp_server import ROOT, demo_environment, free_port, idp_server
 from bench.login import argon2_verifications_per_second
@@ -65,6 +68,10 @@ WORKERS, THREADS = 2, 8  # as scripts/start runs the IdP
 
 class Unexpected(Exception):
     """An answer the step did not expect: its status and the start of its body."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Stats:
@@ -118,7 +125,9 @@ def _ms(value: float | None) -> str:
 def expect(response: requests.Response, *statuses: int) -> requests.Response:
     """``response`` if its status is one of ``statuses``, else raise Unexpected."""
     if response.status_code not in statuses:
-        raise Unexpected(f"{response.status_code} {response.text[:120]!r}")
+        wait = response.headers.get("Retry-After", "")
+        raise Unexpected(f"{response.status_code} {response.text[:120]!r}",
+                         float(wait) if wait.isdigit() else None)
     return response
 
 
@@ -184,10 +193,12 @@ class Person:
 
 
 def people_at_work(base: str, stats: Stats, users: int, stop: threading.Event, calls: int,
-                   think: tuple[float, float]) -> list[threading.Thread]:
-    """Start ``users`` threads that cycle through sign-in, ``calls`` token uses, sign-out."""
+                   think: tuple[float, float], ramp: float) -> list[threading.Thread]:
+    """Start ``users`` threads that cycle through sign-in, ``calls`` token uses, sign-out;
+    they arrive over ``ramp`` seconds, as a morning's users do, not all in the same second."""
     def life(index: int) -> None:
-        time.sleep(random.uniform(0, think[1] * 2))  # arrive over a few seconds, not at once
+        if stop.wait(random.uniform(0, ramp)):
+            return
         while not stop.is_set():
             person = Person(base, stats, PEOPLE[index % len(PEOPLE)])
             try:
@@ -197,8 +208,12 @@ def people_at_work(base: str, stats: Stats, users: int, stop: threading.Event, c
                         break
                     person.use_tokens()
                 person.sign_out()
-            except (Unexpected, requests.RequestException, KeyError):
-                stop.wait(1.0)  # counted by the step; start a new session
+            except Unexpected as refused:
+                # Counted by the step. A person told to come back later does so (with some
+                # spread, so that the refused do not all return in the same second).
+                stop.wait((refused.retry_after or 1.0) * random.uniform(1.0, 2.0))
+            except (requests.RequestException, KeyError):
+                stop.wait(1.0)
 
     threads = [threading.Thread(target=life, args=(i,), daemon=True) for i in range(users)]
     for thread in threads:
@@ -212,12 +227,24 @@ def bench_environment(smtp_port: int | None = None) -> dict:
                          "postgresql+psycopg://postgres@127.0.0.1:5432/idp_bench")
     if "bench" not in url.rsplit("/", 1)[-1]:
         raise SystemExit(f"refused: the database of {url} is not named for benchmarks")
+    _create_database_if_missing(url)
     os.environ["IDP_DATABASE_URL"] = url
     os.environ["IDP_REDIS_URL"] = os.environ.get("IDP_BENCH_REDIS_URL",
                                                  "redis://127.0.0.1:6379/14")
     if smtp_port:
         os.environ["IDP_SMTP_HOST"], os.environ["IDP_SMTP_PORT"] = "127.0.0.1", str(smtp_port)
     return demo_environment()
+
+
+def _create_database_if_missing(url: str) -> None:
+    """A new machine has no benchmark database yet: create it from the server's own."""
+    name = make_url(url).database
+    engine = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if connection.scalar(text("select 1 from pg_database where datname = :n"),
+                             {"n": name}) is None:
+            connection.execute(text(f'create database "{name}"'))
+    engine.dispose()
 
 
 @contextmanager
@@ -239,10 +266,15 @@ def running_idp(env: dict):
 def steady(args) -> None:
     """USERS people for SECONDS: every step must succeed."""
     stats = Stats()
+    capacity = argon2_verifications_per_second(3.0)
+    cycle = args.calls * (args.think_min + args.think_max) / 2
+    print(f"this machine verifies {capacity:.1f} passwords/s; {args.users} people who sign in "
+          f"every {cycle:.0f} s ask for {args.users / cycle:.1f} sign-ins/s and "
+          f"{2 * args.users / ((args.think_min + args.think_max) / 2):.0f} token requests/s")
     with running_idp(bench_environment()) as base:
         stop = threading.Event()
         threads = people_at_work(base, stats, args.users, stop, args.calls,
-                                 (args.think_min, args.think_max))
+                                 (args.think_min, args.think_max), args.ramp)
         time.sleep(args.seconds)
         stop.set()
         for thread in threads:
@@ -352,7 +384,7 @@ def faults(args) -> None:
         for chain in chains:
             chain.sign_in_to_partner()
         stop = threading.Event()
-        threads = people_at_work(base, stats, args.users, stop, 5, (0.5, 1.5))
+        threads = people_at_work(base, stats, args.users, stop, 5, (0.5, 1.5), 3.0)
         time.sleep(15)
         print("restarting Redis (it keeps nothing on disk)…", flush=True)
         subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False)
@@ -425,13 +457,19 @@ def main() -> None:
     parser.add_argument("scenario", choices=["steady", "flood", "faults"])
     parser.add_argument("--users", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--calls", type=int, default=20, help="token uses per sign-in")
-    parser.add_argument("--think-min", type=float, default=1.0)
-    parser.add_argument("--think-max", type=float, default=3.0)
+    parser.add_argument("--calls", type=int, default=30, help="token uses per sign-in")
+    parser.add_argument("--think-min", type=float, default=2.0,
+                        help="seconds between two token uses, at least")
+    parser.add_argument("--think-max", type=float, default=6.0, help="… and at most")
+    parser.add_argument("--ramp", type=float, default=None,
+                        help="seconds over which the people arrive (default: one cycle, "
+                             "so that sign-ins come at their steady rate from the start)")
     args = parser.parse_args()
     defaults = {"steady": (200, 600.0), "flood": (0, 60.0), "faults": (30, 0.0)}[args.scenario]
     args.users = args.users if args.users is not None else defaults[0]
     args.seconds = args.seconds if args.seconds is not None else defaults[1]
+    if args.ramp is None:
+        args.ramp = args.calls * (args.think_min + args.think_max) / 2
     {"steady": steady, "flood": flood, "faults": faults}[args.scenario](args)
 
 

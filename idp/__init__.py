@@ -63,6 +63,8 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from idp.accounts.application_password_views import bp as application_passwords_bp
+    from idp.accounts.certificate_views import bp as certificates_bp
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as security_bp
     from idp.accounts.views import bp as accounts_bp
@@ -74,6 +76,8 @@ def _register_blueprints(app: Flask) -> None:
     from idp.admin.services_views import bp as admin_services_bp
     from idp.admin.views import bp as admin_bp
     from idp.interop import views as interop_views
+    from idp.machine.views import bp as machine_bp
+    from idp.oidc import jetons as oidc_jetons
     from idp.oidc import lean_token
     from idp.oidc import server as oidc_server
     from idp.oidc import signals as oidc_signals
@@ -86,6 +90,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(security_bp)
+    app.register_blueprint(application_passwords_bp)
+    app.register_blueprint(certificates_bp)
     app.register_blueprint(recovery_bp)
     app.register_blueprint(welcome_bp)
     app.register_blueprint(registration_bp)
@@ -98,6 +104,8 @@ def _register_blueprints(app: Flask) -> None:
     oidc_server.init_app(app)
     oidc_signals.init_app(app)
     lean_token.init_app(app)  # client credentials and refresh rotations below Flask
+    oidc_jetons.init_app(app)
+    app.register_blueprint(machine_bp)  # /authentifier/1.0/ for payroll software
     app.register_blueprint(oidc_bp)
     app.register_blueprint(oidc_api_bp)  # /api/v1: habilitations for partners
     interop_views.init_app(app)  # its blueprint and the « Vos services » panel

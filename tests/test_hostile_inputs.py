@@ -55,6 +55,20 @@ AUTHORIZATIONS = [
     b"Basic " + base64.b64encode(b"demo-portail-dsn\x00:x"), b"Bearer \xff", b"Bearer a.b.c",
 ]
 SKIPPED = {"HEAD", "OPTIONS"}
+# What reaches an XML endpoint (/authentifier/1.0/): entities, external references, depth,
+# bytes that are not UTF-8, a NUL in a value.
+XML_BODIES = [
+    b'<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><identifiants>&e;</identifiants>',
+    b'<!DOCTYPE a [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><identifiants>&b;'
+    b'</identifiants>',
+    b"<identifiants>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</identifiants>",
+    b"<identifiants><siret>\xff\xfe</siret></identifiants>",
+    b"<identifiants><siret>52814432200013</siret><nom>\x00</nom></identifiants>",
+    b'<?xml version="1.0" encoding="ebcdic"?><identifiants/>',
+    b"<identifiants><siret>52814432200013</siret><nom>A</nom><prenom>B</prenom>"
+    b"<motdepasse>\xc3\xa9" + b"x" * 1000 + b"</motdepasse><service>DSN\x7f</service>"
+    b"</identifiants>",
+]
 
 
 def routes(app) -> list[tuple[str, str, list[str]]]:
@@ -140,6 +154,9 @@ def walk(client, app) -> Walk:
             for body in ("[1, 2]", "null", '"x"', "[" * 5000 + "]" * 5000, "{\"a\": "):
                 run.send(method, path, f"json {body[:10]!r}", data=body,
                          content_type="application/json", headers=headers)
+            for body in XML_BODIES:
+                run.send(method, path, f"xml {body[:20]!r}", data=body,
+                         content_type="application/xml", headers=headers)
             run.send(method, path, "bytes", data=b"\xff\xfe\x00\x80=\xff",
                      content_type="application/x-www-form-urlencoded", headers=headers)
             files = {name: (io.BytesIO(b"\x00\xff fichier"), "f.txt")

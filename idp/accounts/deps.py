@@ -6,6 +6,8 @@ import os
 
 from flask import current_app
 
+from idp.accounts.application_passwords import ApplicationPasswords
+from idp.accounts.certificates import CertificateChecker, ClientCertificates
 from idp.accounts.email_domains import denied_domains
 from idp.accounts.emails import AccountMailer
 from idp.accounts.login import browser_session_id
@@ -85,7 +87,8 @@ def mailer() -> AccountMailer:
 def authentication_service() -> AuthenticationService:
     """The sign-in service."""
     return AuthenticationService(db.session, password_hasher(), limiter("login-account"),
-                                 limiter("login-ip"), audit_journal())
+                                 limiter("login-ip"), audit_journal(),
+                                 ApplicationPasswords(db.session))
 
 
 def two_factor() -> TwoFactor:
@@ -111,6 +114,7 @@ def account_security() -> AccountSecurity:
     return AccountSecurity(db.session, store.get(), password_hasher(), current_policy(),
                            audit_journal(), mailer(), two_factor(), end_other_sessions,
                            limiter("login-account"), limiter("second-factor"),
+                           ApplicationPasswords(db.session),
                            denied_domains(current_app.config["REGISTRATION_EMAIL_DOMAINS_DENY"]))
 
 
@@ -133,3 +137,14 @@ def welcome_links() -> WelcomeLinks:
     return WelcomeLinks(db.session, store.get(), password_hasher(), account_security(),
                         audit_journal(), lambda token: f"{issuer}/compte/bienvenue/{token}",
                         clock=app_clock())
+
+
+def certificate_checker() -> CertificateChecker:
+    """Dates and chain of client certificates, against the configured CA bundle."""
+    return CertificateChecker(current_app.config["CERTIFICATE_CA_BUNDLE"], app_clock())
+
+
+def client_certificates() -> ClientCertificates:
+    """Registered certificates and the sign-in by certificate."""
+    return ClientCertificates(db.session, certificate_checker(), audit_journal(),
+                              limiter("login-ip"), mailer())

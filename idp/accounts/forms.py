@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FileField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Email, EqualTo, Length, ValidationError
 
 from idp.accounts.password_policy import current_policy
@@ -134,3 +144,28 @@ class DisableTwoFactorForm(HtmlForm):
 
     password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
     code = StringField(_l("Code de vérification"), validators=[Required(), Length(max=20)])
+
+
+class ApplicationPasswordForm(HtmlForm):
+    """Name a new application password; the current password confirms it."""
+
+    name = StringField(_l("Nom (le logiciel ou le poste qui l'utilisera)"), validators=[
+        Required(), Length(max=60, message=_l("60 caractères au plus"))])
+    password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
+
+
+class CertificateForm(HtmlForm):
+    """Register a certificate: its PEM pasted or as a file, or the one the browser
+    presents; the current password confirms it."""
+
+    pem = TextAreaField(_l("Certificat (format PEM : « -----BEGIN CERTIFICATE----- … »)"),
+                        validators=[Length(max=20000, message=_l("20 000 caractères au plus"))])
+    file = FileField(_l("ou fichier du certificat (.pem, .crt, .cer)"))
+    presented = BooleanField(_l("Enregistrer le certificat présenté par votre navigateur"))
+    password = PasswordField(_l("Mot de passe actuel"), validators=[Required()])
+
+
+class CertificateSignInForm(HtmlForm):
+    """« Me connecter avec ce certificat », with where to go next."""
+
+    next = HiddenField()

@@ -22,8 +22,11 @@ from idp.audit.service import Origin
 from idp.extensions import app_clock, db, store
 
 ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # noqa: S105 (an acr value): password only
-ACR_MFA = "urn:netentreprises:acr:mfa"  # password and a one-time code
+ACR_MFA = "urn:netentreprises:acr:mfa"  # password (or certificate) and a one-time code
+ACR_CERTIFICATE = "urn:netentreprises:acr:certificat"  # a registered client certificate
 MFA_METHODS = ("pwd", "otp", "mfa")  # RFC 8176 values once the second step is passed
+# RFC 8176 §2 "swk": proof of possession of a software-secured key, a certificate's.
+CERTIFICATE_METHOD = "swk"
 
 # The session value holding the account id; the session interface indexes sessions by it.
 SESSION_OWNER_KEY = _ACCOUNT = "account_id"
@@ -52,7 +55,9 @@ class Login:
     @property
     def acr(self) -> str:
         """The assurance level the methods reach."""
-        return ACR_MFA if "otp" in self.amr else ACR_PASSWORD
+        if "otp" in self.amr:
+            return ACR_MFA
+        return ACR_CERTIFICATE if CERTIFICATE_METHOD in self.amr else ACR_PASSWORD
 
 
 def sign_in(account: Account, methods: list[str] | tuple[str, ...]) -> None:
@@ -161,9 +166,11 @@ def stop_awaiting() -> None:
 
 # --- the second sign-in step ---------------------------------------------------------------
 
-def start_second_step(account: Account, next_url: str | None):
-    """After a right password, ask for the code (the account is not signed in yet)."""
-    session[_SECOND_FACTOR] = PendingSecondFactor(store.get()).start(str(account.id), next_url)
+def start_second_step(account: Account, next_url: str | None, first_factor: str = "pwd"):
+    """After a right password (or certificate: ``first_factor``), ask for the code (the
+    account is not signed in yet)."""
+    session[_SECOND_FACTOR] = PendingSecondFactor(store.get()).start(str(account.id), next_url,
+                                                                     first_factor)
     return redirect(url_for("accounts.second_step"))
 
 

@@ -31,11 +31,12 @@ class PendingSecondFactor:
     def __init__(self, store: Store):
         self._store = store
 
-    def start(self, account_id: str, next_url: str | None) -> str:
-        """Remember the first step; return the token to keep in the browser's session."""
+    def start(self, account_id: str, next_url: str | None, first_factor: str = "pwd") -> str:
+        """Remember the first step (``first_factor``: its RFC 8176 method, ``pwd`` or
+        ``swk`` for a certificate); return the token to keep in the browser's session."""
         token = secrets.token_urlsafe(24)
-        self._store.set(f"second-factor:{token}",
-                        json.dumps({"account": account_id, "next": next_url}), PENDING_SECONDS)
+        self._store.set(f"second-factor:{token}", json.dumps(
+            {"account": account_id, "next": next_url, "first": first_factor}), PENDING_SECONDS)
         return token
 
     def get(self, token: str | None) -> dict | None:

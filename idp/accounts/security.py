@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp.accounts.application_passwords import ApplicationPasswords
 from idp.accounts.email_domains import DISPOSABLE_DOMAINS, domain_of
 from idp.accounts.emails import AccountMailer
 from idp.accounts.models import Account
@@ -85,7 +86,9 @@ class AccountSecurity:
                  journal: AuditJournal, notifier: AccountMailer, two_factor: TwoFactor,
                  end_other_sessions: Callable[[uuid.UUID], None],
                  password_throttle: LoginThrottle, code_throttle: LoginThrottle,
+                 application_passwords: ApplicationPasswords,
                  denied_email_domains: frozenset[str] = DISPOSABLE_DOMAINS):
+        self._application_passwords = application_passwords
         self._denied_email_domains = denied_email_domains
         self._password_throttle = password_throttle
         self._code_throttle = code_throttle
@@ -98,7 +101,8 @@ class AccountSecurity:
         self._two_factor = two_factor
         self._end_other_sessions = end_other_sessions
 
-    def _check_password(self, account: Account, password: str) -> None:
+    def confirm_password(self, account: Account, password: str) -> None:
+        """Raise WrongPassword (or TooManyFailedLogins) unless ``password`` is the account's."""
         # The sign-in limiter of the account: a session holder guesses no faster than anyone
         # at « Vous connecter », and each guess costs an argon2 run.
         key = login_key(account.siret, account.last_name, account.first_name)
@@ -108,7 +112,7 @@ class AccountSecurity:
         self._password_throttle.reset(key)
 
     def _check_password_and_code(self, account: Account, password: str, code: str) -> None:
-        self._check_password(account, password)
+        self.confirm_password(account, password)
         key = str(account.id)
         self._code_throttle.check(key)
         if self._two_factor.verify(account, code) is None:
@@ -136,13 +140,13 @@ class AccountSecurity:
     def change_password(self, account: Account, current: str, new_password: str,
                         origin: Origin) -> None:
         """Change the password; the current one is required."""
-        self._check_password(account, current)
+        self.confirm_password(account, current)
         self.set_password(account, new_password, origin, "password.changed")
 
     def change_secret_question(self, account: Account, password: str, question: str,
                                answer: str, origin: Origin) -> None:
         """Choose a new secret question and answer (stored as an argon2 hash)."""
-        self._check_password(account, password)
+        self.confirm_password(account, password)
         account.secret_question = question
         account.secret_answer_hash = self._hasher.hash(answer_key(answer))
         self._journal.record("secret_question.changed", "success", account_id=account.id,
@@ -153,7 +157,7 @@ class AccountSecurity:
     def request_email_change(self, account: Account, password: str, new_email: str,
                              origin: Origin, link_for: Callable[[str], str]) -> None:
         """Send a confirmation link to ``new_email``; nothing changes until it is opened."""
-        self._check_password(account, password)
+        self.confirm_password(account, password)
         if domain_of(new_email) in self._denied_email_domains:
             raise EmailRefused()  # the same rule as at registration
         token = secrets.token_urlsafe(32)
@@ -228,6 +232,34 @@ class AccountSecurity:
         self._journal.record("2fa.disabled", "success", account_id=account.id, origin=origin)
         self._session.commit()
         self._notifier.security_change(account, str(_l("double authentification désactivée")))
+
+    def create_application_password(self, account: Account, password: str, name: str,
+                                    origin: Origin) -> str:
+        """A new application password named ``name`` (the current password confirms it);
+        return the secret, shown once (raises TooManyApplicationPasswords)."""
+        self.confirm_password(account, password)
+        row, secret = self._application_passwords.create(account, name)
+        self._journal.record("application_password.created", "success", account_id=account.id,
+                             origin=origin, details={"name": row.name})
+        self._session.commit()
+        self._notifier.security_change(account, str(
+            _l("mot de passe d'application « %(name)s » créé", name=row.name)))
+        return secret
+
+    def revoke_application_password(self, account: Account, password_id: int,
+                                    origin: Origin) -> str | None:
+        """Revoke one of the account's application passwords; its name, or None if unknown."""
+        row = self._application_passwords.revoke(account, password_id)
+        if row is None:
+            return None
+        self._journal.record("application_password.revoked", "success", account_id=account.id,
+                             origin=origin, details={"name": row.name})
+        self._session.commit()
+        return row.name
+
+    def application_passwords(self, account: Account):
+        """The account's application passwords, newest first."""
+        return self._application_passwords.of(account)
 
     def recent_sign_ins(self, account: Account, limit: int = 10) -> list[AuditEvent]:
         """The last sign-ins and failed attempts on this account."""

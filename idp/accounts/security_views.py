@@ -38,7 +38,7 @@ GAUGE_BODY_MAX_BYTES = 8192
 CONFIRMATION_FAILURES = (WrongPassword, WrongCode, TooManyFailedLogins)
 
 
-def _confirmation_failed(error, password_field, code_field=None) -> int:
+def confirmation_failed(error, password_field, code_field=None) -> int:
     """Show why the confirmation failed under its field; return the status to answer."""
     if isinstance(error, TooManyFailedLogins):
         password_field.errors.append(wait_message(error.resets_in))
@@ -84,7 +84,7 @@ def change_password():
             account_security().change_password(current_account(), form.current_password.data,
                                                form.new_password.data, request_origin())
         except CONFIRMATION_FAILURES as error:
-            status = _confirmation_failed(error, form.current_password)
+            status = confirmation_failed(error, form.current_password)
         else:
             flash(_("Votre mot de passe a été modifié. Vos autres sessions ont été fermées."))
             return redirect(url_for("security.index"))
@@ -103,7 +103,7 @@ def change_secret_question():
                 current_account(), form.password.data, form.question.data, form.answer.data,
                 request_origin())
         except CONFIRMATION_FAILURES as error:
-            status = _confirmation_failed(error, form.password)
+            status = confirmation_failed(error, form.password)
         else:
             flash(_("Votre question secrète a été modifiée."))
             return redirect(url_for("security.index"))
@@ -122,7 +122,7 @@ def change_email():
                 current_account(), form.password.data, form.email.data, request_origin(),
                 lambda token: url_for("security.confirm_email", token=token, _external=True))
         except CONFIRMATION_FAILURES as error:
-            status = _confirmation_failed(error, form.password)
+            status = confirmation_failed(error, form.password)
         except EmailRefused:
             form.email.errors.append(_("Les adresses jetables ne sont pas acceptées : "
                                        "utilisez une adresse durable."))
@@ -190,7 +190,7 @@ def change_authenticator():
                 current_account(), form.password.data, form.code.data, browser_session_id(),
                 request_origin())
         except CONFIRMATION_FAILURES as error:
-            status = _confirmation_failed(error, form.password, form.code)
+            status = confirmation_failed(error, form.password, form.code)
         else:
             return redirect(url_for("security.enable_two_factor"))
     return _page(status, change_form=form)
@@ -207,7 +207,7 @@ def disable_two_factor():
             account_security().disable_two_factor(current_account(), form.password.data,
                                                   form.code.data, request_origin())
         except CONFIRMATION_FAILURES as error:
-            status = _confirmation_failed(error, form.password, form.code)
+            status = confirmation_failed(error, form.password, form.code)
         else:
             flash(_("La double authentification est désactivée."))
             return redirect(url_for("security.index"))

@@ -7,10 +7,9 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from idp.accounts.deps import authentication_service, second_step
+from idp.accounts.deps import authentication_service, certificate_checker, second_step
 from idp.accounts.forms import ButtonForm, CodeForm, LoginForm
 from idp.accounts.login import (
-    MFA_METHODS,
     current_account,
     login_required,
     pending_second_step,
@@ -84,7 +83,8 @@ def login():
             return redirect(next_url or url_for("accounts.account"))
     elif form.is_submitted():
         status = 400
-    return render_template("accounts/login.html", form=form, error=error), status
+    return render_template("accounts/login.html", form=form, error=error,
+                           certificate_sign_in=certificate_checker().enabled), status
 
 
 @bp.route("/connexion/code", methods=["GET", "POST"], endpoint="second_step")
@@ -102,7 +102,7 @@ def second_step_page():
         except CODE_REFUSALS as refusal:
             error, status = code_refusal(refusal)
         else:
-            sign_in(account, MFA_METHODS)
+            sign_in(account, (pending[1].get("first", "pwd"), "otp", "mfa"))
             return redirect(pending[1]["next"] or url_for("accounts.account"))
     elif form.is_submitted():
         status = 400

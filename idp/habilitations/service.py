@@ -155,6 +155,10 @@ class HabilitationService(PortfolioRules):
                 for s in self._session.scalars(select(Service))}
         return self._facts
 
+    def knows_service(self, code: str) -> bool:
+        """Whether ``code`` is a service of the catalogue (read once per service object)."""
+        return code in self._catalogue()
+
     def _service(self, code: str) -> _Facts:
         facts = self._catalogue().get(code)
         if facts is None:

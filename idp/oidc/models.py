@@ -5,7 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.extensions import db
@@ -78,7 +89,12 @@ class RefreshToken(db.Model):
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (Index("ix_refresh_tokens_family", "family_id"),
-                      Index("ix_refresh_tokens_account", "account_id"))
+                      Index("ix_refresh_tokens_account", "account_id"),
+                      # Sign-out revokes the session's live tokens: found by this index,
+                      # not by a scan of every token ever issued.
+                      Index("ix_refresh_tokens_live_sid", "sid",
+                            sqlite_where=text("revoked_at IS NULL"),
+                            postgresql_where=text("revoked_at IS NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)

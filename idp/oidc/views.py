@@ -23,8 +23,10 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from idp.accounts.login import (
+    ACR_CERTIFICATE,
     ACR_MFA,
     ACR_PASSWORD,
+    CERTIFICATE_METHOD,
     await_sign_in,
     current_login,
     sign_out,
@@ -121,7 +123,7 @@ def discovery():
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login"],
-        "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
+        "acr_values_supported": [ACR_PASSWORD, ACR_MFA, ACR_CERTIFICATE],
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
             "given_name", "family_name", "email", "email_verified", "phone_number", "siret",
@@ -188,10 +190,16 @@ def authorize():
         return redirect("/connexion?" + urlencode(form))
 
     account = login.account
+    if ACR_CERTIFICATE in request.args.get("acr_values", "").split() \
+            and CERTIFICATE_METHOD not in login.amr:
+        # The partner demands a certificate sign-in (« Utiliser un certificat »).
+        return redirect(url_for("certificates.sign_in_with_certificate",
+                                next=request.full_path))
     if ACR_MFA in request.args.get("acr_values", "").split() and login.acr != ACR_MFA:
         # The partner demands two factors: pass the second step now, or enrol first.
         if account.totp_secret:
-            return start_second_step(account, request.full_path)
+            first = CERTIFICATE_METHOD if CERTIFICATE_METHOD in login.amr else "pwd"
+            return start_second_step(account, request.full_path, first)
         return redirect(url_for("security.enable_two_factor", next=request.full_path))
 
     stop_awaiting()

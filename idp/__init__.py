@@ -65,6 +65,7 @@ def _import_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from idp.accounts.application_password_views import bp as application_passwords_bp
     from idp.accounts.certificate_views import bp as certificates_bp
+    from idp.accounts.passkey_views import bp as passkeys_bp
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as security_bp
     from idp.accounts.views import bp as accounts_bp
@@ -92,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(security_bp)
     app.register_blueprint(application_passwords_bp)
     app.register_blueprint(certificates_bp)
+    app.register_blueprint(passkeys_bp)
     app.register_blueprint(recovery_bp)
     app.register_blueprint(welcome_bp)
     app.register_blueprint(registration_bp)

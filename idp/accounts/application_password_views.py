@@ -21,7 +21,7 @@ def _page(form: ApplicationPasswordForm | None = None, status: int = 200):
     return render_template(
         "security/application_passwords.html", form=form or ApplicationPasswordForm(),
         revoke_form=ButtonForm(), passwords=account_security().application_passwords(account),
-        limit=MAX_PER_ACCOUNT, two_factor=bool(account.totp_secret)), status
+        limit=MAX_PER_ACCOUNT, two_factor=account.has_second_factor), status
 
 
 @bp.get("/mots-de-passe-application")

@@ -83,7 +83,7 @@ def sign_in_with_certificate():
             except SIGN_IN_REFUSALS as refusal:
                 error, status = sign_in_refusal(refusal)
             else:
-                if account.totp_secret:  # the certificate stands for the password, not the code
+                if account.has_second_factor:  # a certificate stands for the password only
                     return start_second_step(account, next_url, CERTIFICATE_METHOD)
                 sign_in(account, [CERTIFICATE_METHOD])
                 return redirect(next_url or url_for("accounts.account"))

@@ -11,6 +11,7 @@ from idp.accounts.certificates import CertificateChecker, ClientCertificates
 from idp.accounts.email_domains import denied_domains
 from idp.accounts.emails import AccountMailer
 from idp.accounts.login import browser_session_id
+from idp.accounts.passkeys import Passkeys, RelyingParty
 from idp.accounts.password_policy import current_policy
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.recovery import Recovery
@@ -98,9 +99,16 @@ def two_factor() -> TwoFactor:
                      app_clock())
 
 
+def passkeys() -> Passkeys:
+    """WebAuthn ceremonies for the IdP's own origin."""
+    party = RelyingParty.of(current_app.config["ISSUER"], current_app.config["TOTP_ISSUER"])
+    return Passkeys(db.session, store.get(), party)
+
+
 def second_step() -> SecondStep:
-    """The code check of the second sign-in step."""
-    return SecondStep(db.session, two_factor(), limiter("second-factor"), audit_journal())
+    """The code (or passkey) check of the second sign-in step."""
+    return SecondStep(db.session, two_factor(), limiter("second-factor"), audit_journal(),
+                      passkeys())
 
 
 def account_security() -> AccountSecurity:
@@ -114,7 +122,7 @@ def account_security() -> AccountSecurity:
     return AccountSecurity(db.session, store.get(), password_hasher(), current_policy(),
                            audit_journal(), mailer(), two_factor(), end_other_sessions,
                            limiter("login-account"), limiter("second-factor"),
-                           ApplicationPasswords(db.session),
+                           ApplicationPasswords(db.session), passkeys(),
                            denied_domains(current_app.config["REGISTRATION_EMAIL_DOMAINS_DENY"]))
 
 

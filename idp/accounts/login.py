@@ -55,7 +55,7 @@ class Login:
     @property
     def acr(self) -> str:
         """The assurance level the methods reach."""
-        if "otp" in self.amr:
+        if "mfa" in self.amr:  # a code or a passkey after the first factor (RFC 8176)
             return ACR_MFA
         return ACR_CERTIFICATE if CERTIFICATE_METHOD in self.amr else ACR_PASSWORD
 

@@ -6,7 +6,19 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.directory.models import Establishment
@@ -88,6 +100,14 @@ class Account(db.Model):
     recovery_codes: Mapped[list[RecoveryCode]] = relationship(
         back_populates="account", cascade="all, delete-orphan"
     )
+    passkeys: Mapped[list[Passkey]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="Passkey.id"
+    )
+
+    @property
+    def has_second_factor(self) -> bool:
+        """Whether sign-in asks for a second step: an authenticator app or a passkey."""
+        return bool(self.totp_secret) or bool(self.passkeys)
 
     @property
     def is_administrator(self) -> bool:
@@ -174,3 +194,22 @@ class ClientCertificate(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account] = relationship()
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (a passkey or security key) used as the second sign-in step:
+    its id and public key, as the authenticator gave them at registration."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(back_populates="passkeys")

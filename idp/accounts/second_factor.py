@@ -9,6 +9,7 @@ import secrets
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account
+from idp.accounts.passkeys import PasskeyRefused, Passkeys
 from idp.accounts.throttling import LoginThrottle
 from idp.accounts.two_factor import TwoFactor
 from idp.audit.service import AuditJournal, Origin
@@ -53,7 +54,8 @@ class SecondStep:
     """Checks the code of the second step: throttled per account, journaled either way."""
 
     def __init__(self, session: Session, two_factor: TwoFactor, throttle: LoginThrottle,
-                 journal: AuditJournal):
+                 journal: AuditJournal, passkeys: Passkeys):
+        self._passkeys = passkeys
         self._session = session
         self._two_factor = two_factor
         self._throttle = throttle
@@ -73,3 +75,28 @@ class SecondStep:
             raise WrongSecondFactor(self._throttle.fail(key))
         self._throttle.reset(key)
         return method
+
+    def passkey_options(self, account: Account, pending_token: str) -> str:
+        """The WebAuthn request for this pending second step (raises TooManyFailedLogins
+        while the account must wait)."""
+        self._throttle.check(str(account.id))
+        return self._passkeys.authentication_options(account, pending_token)
+
+    def verify_passkey(self, account: Account, pending_token: str, credential: dict,
+                       origin: Origin) -> None:
+        """Check a passkey's answer like a code: throttled, journaled either way; raise
+        TooManyFailedLogins or WrongSecondFactor."""
+        key = str(account.id)
+        self._throttle.check(key)
+        try:
+            passkey = self._passkeys.verify(account, pending_token, credential)
+        except PasskeyRefused:
+            passkey = None
+        self._journal.record("login.second_factor", "success" if passkey else "failure",
+                             account_id=account.id, origin=origin,
+                             details={"method": "passkey", "name": passkey.name}
+                             if passkey else {"method": "passkey"})
+        self._session.commit()
+        if passkey is None:
+            raise WrongSecondFactor(self._throttle.fail(key))
+        self._throttle.reset(key)

@@ -20,6 +20,7 @@ from idp.accounts.email_domains import DISPOSABLE_DOMAINS, domain_of
 from idp.accounts.emails import AccountMailer
 from idp.accounts.models import Account
 from idp.accounts.names import login_key, name_key
+from idp.accounts.passkeys import Passkeys
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.throttling import LoginThrottle
 from idp.accounts.two_factor import TwoFactor
@@ -86,8 +87,9 @@ class AccountSecurity:
                  journal: AuditJournal, notifier: AccountMailer, two_factor: TwoFactor,
                  end_other_sessions: Callable[[uuid.UUID], None],
                  password_throttle: LoginThrottle, code_throttle: LoginThrottle,
-                 application_passwords: ApplicationPasswords,
+                 application_passwords: ApplicationPasswords, passkeys: Passkeys,
                  denied_email_domains: frozenset[str] = DISPOSABLE_DOMAINS):
+        self._passkeys = passkeys
         self._application_passwords = application_passwords
         self._denied_email_domains = denied_email_domains
         self._password_throttle = password_throttle
@@ -260,6 +262,35 @@ class AccountSecurity:
     def application_passwords(self, account: Account):
         """The account's application passwords, newest first."""
         return self._application_passwords.of(account)
+
+    def passkey_options(self, account: Account, password: str, browser_session: str) -> str:
+        """The WebAuthn creation options for a new passkey, once the current password is
+        confirmed (raises WrongPassword, TooManyFailedLogins or TooManyPasskeys)."""
+        self.confirm_password(account, password)
+        return self._passkeys.registration_options(account, browser_session)
+
+    def add_passkey(self, account: Account, browser_session: str, credential: dict,
+                    name: str, origin: Origin) -> None:
+        """Keep the passkey the authenticator created (raises PasskeyRefused); it becomes a
+        second sign-in step."""
+        passkey = self._passkeys.register(account, browser_session, credential, name)
+        self._journal.record("passkey.added", "success", account_id=account.id,
+                             origin=origin, details={"name": passkey.name})
+        self._session.commit()
+        self._notifier.security_change(account, str(
+            _l("clé d'accès « %(name)s » ajoutée", name=passkey.name)))
+
+    def remove_passkey(self, account: Account, passkey_id: int, origin: Origin) -> str | None:
+        """Remove one of the account's passkeys; its name, or None if unknown."""
+        name = self._passkeys.remove(account, passkey_id)
+        if name is None:
+            return None
+        self._journal.record("passkey.removed", "success", account_id=account.id,
+                             origin=origin, details={"name": name})
+        self._session.commit()
+        self._notifier.security_change(account, str(
+            _l("clé d'accès « %(name)s » supprimée", name=name)))
+        return name
 
     def recent_sign_ins(self, account: Account, limit: int = 10) -> list[AuditEvent]:
         """The last sign-ins and failed attempts on this account."""

@@ -94,7 +94,7 @@ class AuthenticationService:
         own_password = self._hasher.verify(account.password_hash, credentials.password)
         credential = "password" if own_password else None
         if software:
-            if own_password and account.totp_secret:
+            if own_password and account.has_second_factor:
                 credential = None  # the same answer as a wrong password: nothing to learn
             elif not own_password and self._application_passwords.match(
                     account, credentials.password) is not None:

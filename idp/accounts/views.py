@@ -77,7 +77,7 @@ def login():
         except SIGN_IN_REFUSALS as refusal:
             error, status = sign_in_refusal(refusal)
         else:
-            if account.totp_secret:
+            if account.has_second_factor:
                 return start_second_step(account, next_url)
             sign_in(account, ["pwd"])
             return redirect(next_url or url_for("accounts.account"))
@@ -106,7 +106,8 @@ def second_step_page():
             return redirect(pending[1]["next"] or url_for("accounts.account"))
     elif form.is_submitted():
         status = 400
-    return render_template("accounts/second_step.html", form=form, error=error), status
+    return render_template("accounts/second_step.html", form=form, error=error,
+                           account=account), status
 
 
 @bp.route("/deconnexion", methods=["GET", "POST"])

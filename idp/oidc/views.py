@@ -197,7 +197,7 @@ def authorize():
                                 next=request.full_path))
     if ACR_MFA in request.args.get("acr_values", "").split() and login.acr != ACR_MFA:
         # The partner demands two factors: pass the second step now, or enrol first.
-        if account.totp_secret:
+        if account.has_second_factor:
             first = CERTIFICATE_METHOD if CERTIFICATE_METHOD in login.amr else "pwd"
             return start_second_step(account, request.full_path, first)
         return redirect(url_for("security.enable_two_factor", next=request.full_path))

@@ -148,6 +148,10 @@ def _password_step(client: RegisteredClient, transaction: Transaction):
             if account.totp_secret:
                 return _code_form(client, Transaction(request=params, step=CODE_STEP,
                                                       account_id=str(account.id)))
+            if account.passkeys:
+                # The frame cannot run a passkey ceremony yet: the second step is taken
+                # top-level (the loader offers a window), never skipped.
+                return _interaction_required(client, params, passkey=True)
             if ACR_MFA in params.get("acr_values", "").split():
                 # The partner demands two factors from an account without them: enrolling
                 # needs the account's pages, top-level (the loader offers a window).
@@ -189,7 +193,7 @@ def _issue(client: RegisteredClient, params: dict, account, methods: tuple[str, 
     except OAuth2Error as failure:
         return _protocol_error(params, failure)
     context = LoginContext(account_id=str(account.id), auth_time=int(app_clock()()),
-                           amr=tuple(methods), acr=ACR_MFA if "otp" in methods else ACR_PASSWORD,
+                           amr=tuple(methods), acr=ACR_MFA if "mfa" in methods else ACR_PASSWORD,
                            sid=None, family_id=uuid.uuid4().hex)
     response = oidc_server().create_authorization_response(
         request=oauth_request, grant=grant, grant_user=context)
@@ -281,11 +285,12 @@ def _code_form(client, transaction, form=None, error=None, status=200):
                    error=error, focus="erreur" if error else form.code.id)
 
 
-def _interaction_required(client, params):
-    message = {"type": "interaction_required",
-               "message": _("Pour accéder à ce service, la double authentification doit "
-                            "être activée sur votre compte : poursuivez dans une nouvelle "
-                            "fenêtre."),
+def _interaction_required(client, params, passkey: bool = False):
+    text = (_("Votre clé d'accès vous est demandée : poursuivez dans une nouvelle fenêtre.")
+            if passkey else
+            _("Pour accéder à ce service, la double authentification doit être activée sur "
+              "votre compte : poursuivez dans une nouvelle fenêtre."))
+    message = {"type": "interaction_required", "message": text,
                "action": _("Continuer dans une nouvelle fenêtre")}
     return _framed("widget/interaction.html", client, params, 200, message=message)
 

@@ -118,13 +118,17 @@ def _pending():
     return account, pending
 
 
+def _expired():
+    return _refused(_("Votre demande de connexion a expiré. Saisissez à nouveau vos "
+                      "identifiants."), 400)
+
+
 @bp.post("/connexion/cle/options")
 def sign_in_options():
     """Request options for the second step's passkey."""
     account, pending = _pending()
     if account is None:
-        return _refused(_("Votre demande de connexion a expiré. Saisissez à nouveau vos "
-                          "identifiants."), 400)
+        return _expired()
     try:
         options = second_step().passkey_options(account, pending[0])
     except TooManyFailedLogins as error:
@@ -137,8 +141,7 @@ def sign_in_with_passkey():
     """The passkey's answer: the second step is passed, the person signed in."""
     account, pending = _pending()
     if account is None:
-        return _refused(_("Votre demande de connexion a expiré. Saisissez à nouveau vos "
-                          "identifiants."), 400)
+        return _expired()
     credential = _json_body().get("credential")
     if not isinstance(credential, dict):
         return _refused(_("Réponse de la clé d'accès manquante."), 400)

@@ -73,10 +73,6 @@ class Passkeys:
         self._store = store
         self._party = party
 
-    def of(self, account: Account) -> list[Passkey]:
-        """The account's passkeys, oldest first."""
-        return list(account.passkeys)
-
     def _remember(self, purpose: str, browser_key: str, challenge: bytes) -> None:
         self._store.set(f"webauthn:{purpose}:{browser_key}", bytes_to_base64url(challenge),
                         CEREMONY_SECONDS)

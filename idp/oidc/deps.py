@@ -34,10 +34,11 @@ def client_registry() -> ClientRegistry:
     return ClientRegistry(db.session, current_app.extensions["idp_client_cache"])
 
 
-def token_issuer() -> TokenIssuer:
-    """Signs RFC 9068 access tokens."""
+def token_issuer(lifetime: int | None = None) -> TokenIssuer:
+    """Signs RFC 9068 access tokens, living ``lifetime`` seconds (by default the access
+    tokens' setting)."""
     return TokenIssuer(keyring(), config("ISSUER"), config("OIDC_ACCESS_TOKEN_ALG"),
-                       config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS"), app_clock())
+                       lifetime or config("OIDC_ACCESS_TOKEN_LIFETIME_SECONDS"), app_clock())
 
 
 def code_store() -> CodeStore:

@@ -13,8 +13,7 @@ from idp.accounts.models import Account
 from idp.extensions import app_clock
 from idp.machine.deps import provide_minter
 from idp.machine.service import Jeton
-from idp.oidc.deps import config, keyring
-from idp.oidc.issuer import TokenIssuer
+from idp.oidc.deps import config, token_issuer
 
 # RFC 9068 §2.2 asks for a client_id: software is not a registered client, so the vector
 # names itself, and partner APIs tell jetons from their own tokens by it.
@@ -24,8 +23,7 @@ MACHINE_CLIENT_ID = "urn:netentreprises:authentifier"
 def mint_jeton(account: Account, service: str, habilitations: list[dict]) -> Jeton:
     """A jeton for ``account`` on ``service``: ``aud`` is the service code, the claims say
     who, for which company, and the habilitations on that service."""
-    issuer = TokenIssuer(keyring(), config("ISSUER"), config("OIDC_ACCESS_TOKEN_ALG"),
-                         config("MACHINE_JETON_LIFETIME_SECONDS"), app_clock())
+    issuer = token_issuer(config("MACHINE_JETON_LIFETIME_SECONDS"))
     establishment = account.establishment
     extra = {"sub": str(account.id), "auth_time": int(app_clock()()), "amr": ["pwd"],
              "acr": ACR_PASSWORD, "siret": account.siret, "siren": establishment.siren}

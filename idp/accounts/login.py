@@ -25,6 +25,8 @@ ACR_PASSWORD = "urn:netentreprises:acr:pwd"  # noqa: S105 (an acr value): passwo
 ACR_MFA = "urn:netentreprises:acr:mfa"  # password (or certificate) and a one-time code
 ACR_CERTIFICATE = "urn:netentreprises:acr:certificat"  # a registered client certificate
 MFA_METHODS = ("pwd", "otp", "mfa")  # RFC 8176 values once the second step is passed
+# RFC 8176 §2: "hwk", proof of possession of a hardware-secured key, then "mfa".
+PASSKEY_METHODS = ("hwk", "mfa")
 # RFC 8176 §2 "swk": proof of possession of a software-secured key, a certificate's.
 CERTIFICATE_METHOD = "swk"
 

@@ -49,3 +49,13 @@ def code_refusal(refusal: Exception) -> tuple[str, int]:
     if refusal.resets_in:
         message = f"{message} {wait_message(refusal.resets_in)}"
     return message, 401
+
+
+def passkey_refusal(refusal: Exception) -> tuple[str, int]:
+    """The message and HTTP status for one of ``CODE_REFUSALS`` after a passkey's answer."""
+    if isinstance(refusal, TooManyFailedLogins):
+        return wait_message(refusal.resets_in), 429
+    message = _("La clé d'accès n'a pas été reconnue. Réessayez.")
+    if refusal.resets_in:
+        message = f"{message} {wait_message(refusal.resets_in)}"
+    return message, 401

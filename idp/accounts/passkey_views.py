@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from idp.accounts.deps import account_security, second_step
 from idp.accounts.forms import ButtonForm
 from idp.accounts.login import (
+    PASSKEY_METHODS,
     browser_session_id,
     current_account,
     login_required,
@@ -17,7 +18,7 @@ from idp.accounts.login import (
     sign_in,
 )
 from idp.accounts.lookup import usable_account
-from idp.accounts.messages import CODE_REFUSALS, code_refusal, wait_message
+from idp.accounts.messages import CODE_REFUSALS, passkey_refusal, wait_message
 from idp.accounts.passkeys import MAX_PER_ACCOUNT, PasskeyRefused, TooManyPasskeys
 from idp.accounts.security import WrongPassword
 from idp.accounts.throttling import TooManyFailedLogins
@@ -27,8 +28,6 @@ from idp.web import request_origin
 bp = Blueprint("passkeys", __name__)
 
 MAX_BODY_BYTES = 16 * 1024  # an attestation with its certificates fits in a few KB
-# RFC 8176 §2: "hwk", proof of possession of a hardware-secured key, then "mfa".
-PASSKEY_METHODS = ("hwk", "mfa")
 
 
 def _json_body() -> dict:
@@ -148,11 +147,7 @@ def sign_in_with_passkey():
     try:
         second_step().verify_passkey(account, pending[0], credential, request_origin())
     except CODE_REFUSALS as refusal:
-        message, status = code_refusal(refusal)
-        if status == 401:
-            message = _("La clé d'accès n'a pas été reconnue. Réessayez.")
-            if refusal.resets_in:
-                message = f"{message} {wait_message(refusal.resets_in)}"
+        message, status = passkey_refusal(refusal)
         return _refused(message, status)
     sign_in(account, (pending[1].get("first", "pwd"), *PASSKEY_METHODS))
     return jsonify(redirect=pending[1]["next"] or url_for("accounts.account"))

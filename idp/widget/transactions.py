@@ -69,13 +69,28 @@ class WidgetTransactions:
         the token is unknown, already used or expired."""
         if not token or len(token) > TOKEN_MAX_LENGTH:
             return None
-        raw = self._store.pop(self._key(token))
+        return self._live(self._store.pop(self._key(token)))
+
+    def peek(self, token: str | None) -> Transaction | None:
+        """The transaction of ``token`` left in place: the passkey's options are asked for
+        the form that shows them, whose post then takes the token (and answers them)."""
+        if not token or len(token) > TOKEN_MAX_LENGTH:
+            return None
+        return self._live(self._store.get(self._key(token)))
+
+    def _live(self, raw: str | None) -> Transaction | None:
         if raw is None:
             return None
         transaction = Transaction(**json.loads(raw))
         if transaction.expires_at <= self._clock():
             return None  # the store forgets it too; this is the rule (the app's clock)
         return transaction
+
+    @staticmethod
+    def ceremony_key(token: str) -> str:
+        """Where a passkey ceremony of the form ``token`` keeps its challenge: the challenge
+        lives and dies with that form."""
+        return f"widget:{sha256_hex(token)}"
 
     @staticmethod
     def _key(token: str) -> str:

@@ -4,8 +4,11 @@
   path);
 * ``GET /widget/v1/connexion?<authorization request, response_mode=web_message>``: the
   framed « Vous connecter »;
-* ``POST`` to the same address: the password, then the code; the form's single-use token
-  says which step it answers.
+* ``POST`` to the same address: the password, then the code or the passkey's answer; the
+  form's single-use token says which step it answers;
+* ``POST /widget/v1/cle?<the same request>``: the WebAuthn request for the second step's
+  passkey, for the form's token (static/widget/frame.js runs the ceremony in the frame, which
+  the loader allows with ``allow="publickey-credentials-get"``).
 
 Refusals before the partner's origin is known (unknown partner, a redirect_uri that is not
 one of its widget origins, malformed parameters) are French pages nobody may frame; once the
@@ -15,26 +18,40 @@ No view here reads or writes the Flask session: the frame cannot count on its co
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask import send_from_directory as send_static
 from flask_babel import gettext as _
 
 from idp.accounts.deps import authentication_service, second_step
-from idp.accounts.login import ACR_MFA, ACR_PASSWORD, MFA_METHODS
+from idp.accounts.login import ACR_MFA, ACR_PASSWORD, MFA_METHODS, PASSKEY_METHODS
 from idp.accounts.lookup import usable_account
 from idp.accounts.messages import (
     CODE_REFUSALS,
     SIGN_IN_REFUSALS,
     code_refusal,
+    passkey_refusal,
     sign_in_refusal,
+    wait_message,
 )
+from idp.accounts.passkey_views import MAX_BODY_BYTES
+from idp.accounts.throttling import TooManyFailedLogins
 from idp.audit.deps import audit_journal
 from idp.extensions import app_clock, csrf, db
 from idp.oidc.clients import RegisteredClient
@@ -114,12 +131,34 @@ def sign_in():
     transaction = transactions().take(request.form.get("transaction"))
     if transaction is None or not transaction.answers(params):
         # Expired, already used, or opened for another request: nothing posted is read.
-        return _start(client, params, error=_(
-            "Votre demande de connexion a expiré ou a déjà été utilisée. "
-            "Saisissez à nouveau vos identifiants."), status=400)
+        return _start(client, params, error=_expired_message(), status=400)
     if transaction.step == CODE_STEP:
         return _code_step(client, transaction)
     return _password_step(client, transaction)
+
+
+@csrf.exempt  # as the forms: the transaction's token is the proof (idp.widget.forms)
+@bp.post("/widget/v1/cle")
+def passkey_options():
+    """The WebAuthn request for the second step's form whose token is posted (JSON
+    ``{"transaction": …}``); the token stays valid for that form's post."""
+    checked = _checked_partner()
+    if not isinstance(checked, RegisteredClient):
+        return jsonify(error=_("La demande de connexion du site partenaire n'est pas "
+                               "valide.")), 400
+    body = request.get_json(silent=True) if (request.content_length or 0) <= 1024 else None
+    token = body.get("transaction") if isinstance(body, dict) else None
+    transaction = transactions().peek(token if isinstance(token, str) else None)
+    account = (usable_account(db.session, transaction.account_id)
+               if transaction is not None and transaction.step == CODE_STEP
+               and transaction.answers(request.args.to_dict()) else None)
+    if account is None or not account.passkeys:
+        return jsonify(error=_expired_message()), 400
+    try:
+        options = second_step().passkey_options(account, transactions().ceremony_key(token))
+    except TooManyFailedLogins as error:
+        return jsonify(error=wait_message(error.resets_in)), 429
+    return options, 200, {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 # --- the steps --------------------------------------------------------------------------
@@ -145,13 +184,9 @@ def _password_step(client: RegisteredClient, transaction: Transaction):
         except SIGN_IN_REFUSALS as refusal:
             error, status = sign_in_refusal(refusal)
         else:
-            if account.totp_secret:
-                return _code_form(client, Transaction(request=params, step=CODE_STEP,
-                                                      account_id=str(account.id)))
-            if account.passkeys:
-                # The frame cannot run a passkey ceremony yet: the second step is taken
-                # top-level (the loader offers a window), never skipped.
-                return _interaction_required(client, params, passkey=True)
+            if account.has_second_factor:
+                return _code_form(client, account, Transaction(
+                    request=params, step=CODE_STEP, account_id=str(account.id)))
             if ACR_MFA in params.get("acr_values", "").split():
                 # The partner demands two factors from an account without them: enrolling
                 # needs the account's pages, top-level (the loader offers a window).
@@ -165,13 +200,18 @@ def _password_step(client: RegisteredClient, transaction: Transaction):
 def _code_step(client: RegisteredClient, transaction: Transaction):
     params = transaction.request
     account = usable_account(db.session, transaction.account_id)
-    if account is None or not account.totp_secret:
-        return _start(client, params, error=_(
-            "Votre demande de connexion a expiré ou a déjà été utilisée. "
-            "Saisissez à nouveau vos identifiants."), status=400)
+    if account is None or not account.has_second_factor:
+        return _start(client, params, error=_expired_message(), status=400)
     form = FramedCodeForm()
     error, status = None, 400
-    if form.validate():
+    if "credential" in request.form:
+        answer = _passkey_answer(client, transaction, account)
+        if not isinstance(answer, tuple):
+            return answer
+        error, status = answer
+    elif not account.totp_secret:
+        error = _("Utilisez l'une de vos clés d'accès.")
+    elif form.validate():
         try:
             second_step().verify(account, form.code.data, request_origin())
         except CODE_REFUSALS as refusal:
@@ -181,7 +221,26 @@ def _code_step(client: RegisteredClient, transaction: Transaction):
     # The same deadline as the first code form: five minutes from the right password.
     retry = Transaction(request=params, step=CODE_STEP, account_id=transaction.account_id,
                         expires_at=transaction.expires_at)
-    return _code_form(client, retry, form, error, status)
+    return _code_form(client, account, retry, form, error, status)
+
+
+def _passkey_answer(client: RegisteredClient, transaction: Transaction, account):
+    """The code page's other answer: the passkey's, as JSON in the form. The response that
+    issues the code, or the (message, status) to show."""
+    raw = request.form["credential"]
+    try:
+        credential = json.loads(raw) if len(raw) <= MAX_BODY_BYTES else None
+    except ValueError:
+        credential = None
+    if not isinstance(credential, dict) or not account.passkeys:
+        return _("La clé d'accès n'a pas répondu (annulée ou indisponible). Réessayez."), 400
+    token = request.form.get("transaction", "")
+    try:
+        second_step().verify_passkey(account, transactions().ceremony_key(token), credential,
+                                     request_origin())
+    except CODE_REFUSALS as refusal:
+        return passkey_refusal(refusal)
+    return _issue(client, transaction.request, account, ("pwd", *PASSKEY_METHODS))
 
 
 def _issue(client: RegisteredClient, params: dict, account, methods: tuple[str, ...]):
@@ -276,23 +335,43 @@ def _password_form(client, params, form, error, status, focus=None):
                    focus=focus)
 
 
-def _code_form(client, transaction, form=None, error=None, status=200):
+def _code_form(client, account, transaction, form=None, error=None, status=200):
+    """The second step: the passkey's button and/or the code, as the account has them."""
     token = transactions().open(transaction, CODE_STEP_SECONDS)
     form = form or FramedCodeForm(formdata=None)
     form.code.data = ""
     form.transaction.data = token
-    return _framed("widget/second_step.html", client, transaction.request, status, form=form,
-                   error=error, focus="erreur" if error else form.code.id)
+    params = transaction.request
+    passkey = None
+    if account.passkeys:
+        # Where the frame's browser cannot run the ceremony (no WebAuthn, or the partner's
+        # page does not delegate it), frame.js hands the loader this message: the second
+        # step goes on top-level, never skipped.
+        passkey = {"options": f"{url_for('widget.passkey_options')}?{urlencode(params)}",
+                   "fallback": None if account.totp_secret else _interaction(_(
+                       "Votre clé d'accès vous est demandée : poursuivez dans une nouvelle "
+                       "fenêtre."))}
+    initial = form.code.id if account.totp_secret else "passkey-use"
+    return _framed("widget/second_step.html", client, params, status, form=form,
+                   account=account, error=error, passkey=passkey,
+                   focus="erreur" if error else initial)
 
 
-def _interaction_required(client, params, passkey: bool = False):
-    text = (_("Votre clé d'accès vous est demandée : poursuivez dans une nouvelle fenêtre.")
-            if passkey else
-            _("Pour accéder à ce service, la double authentification doit être activée sur "
-              "votre compte : poursuivez dans une nouvelle fenêtre."))
-    message = {"type": "interaction_required", "message": text,
-               "action": _("Continuer dans une nouvelle fenêtre")}
+def _interaction(text: str) -> dict:
+    return {"type": "interaction_required", "message": text,
+            "action": _("Continuer dans une nouvelle fenêtre")}
+
+
+def _interaction_required(client, params):
+    message = _interaction(_("Pour accéder à ce service, la double authentification doit "
+                             "être activée sur votre compte : poursuivez dans une nouvelle "
+                             "fenêtre."))
     return _framed("widget/interaction.html", client, params, 200, message=message)
+
+
+def _expired_message() -> str:
+    return _("Votre demande de connexion a expiré ou a déjà été utilisée. "
+             "Saisissez à nouveau vos identifiants.")
 
 
 def _first_invalid(form) -> str | None:
@@ -305,7 +384,7 @@ def _framed(template: str, client: RegisteredClient, params: dict, status: int, 
     theme = themes.resolve(client.theme, params.get(THEME_PARAMETER))
     style_nonce = secrets.token_urlsafe(16)
     frame = {"origin": params["redirect_uri"], "state": params.get("state"),
-             "message": message, "focus": focus}
+             "message": message, "focus": focus, "passkey": context.get("passkey")}
     body = render_template(template, client=client, theme=theme, style_nonce=style_nonce,
                            heading=theme.title or _("Vous connecter"), frame=frame, **context)
     response = make_response(body, status)

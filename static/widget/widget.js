@@ -248,6 +248,9 @@
       // « Mot de passe oublié ? » and « Vous inscrire »; it may not navigate this page.
       iframe.setAttribute("sandbox", "allow-scripts allow-forms allow-same-origin " +
                                      "allow-popups allow-popups-to-escape-sandbox");
+      // The second step's passkey: WebAuthn in a frame of another origin needs the page
+      // to delegate it (Permissions Policy), to the IdP's origin only (the frame's src).
+      iframe.setAttribute("allow", "publickey-credentials-get");
       iframe.style.display = "block";
       iframe.style.width = "100%";
       iframe.style.height = "30rem";

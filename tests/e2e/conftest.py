@@ -53,3 +53,25 @@ def sign_in_here(page) -> None:
     page.get_by_label("Prénom").fill("Sophie")
     page.get_by_label("Mot de passe").fill("Camions2026")
     page.get_by_role("button", name="Vous connecter").click()
+
+
+def virtual_authenticator(page) -> None:
+    """A platform authenticator that verifies the person and answers at once (DevTools
+    protocol, WebAuthn domain), for the page and the frames in it."""
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+        "automaticPresenceSimulation": True}})
+
+
+def enrol_passkey(page, issuer: str, name: str = "Téléphone") -> None:
+    """Sign in top-level and add a passkey in « Clés d'accès », as a person does."""
+    page.goto(f"{issuer}/connexion")
+    sign_in_here(page)
+    page.goto(f"{issuer}/compte/securite/cles")
+    page.get_by_label("Nom de la clé").fill(name)
+    page.get_by_label("Mot de passe actuel").fill("Camions2026")
+    page.get_by_role("button", name="Ajouter une clé d'accès").click()
+    page.get_by_text(f"La clé d'accès « {name} » est ajoutée").wait_for()

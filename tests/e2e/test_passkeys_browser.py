@@ -11,23 +11,13 @@ from sqlalchemy import func, select
 from idp.accounts.models import Passkey
 from idp.extensions import db
 from tests.conftest import free_port
-from tests.e2e.conftest import screenshot, sign_in_here
+from tests.e2e.conftest import screenshot, sign_in_here, virtual_authenticator
 
 
 @pytest.fixture
 def settings(settings):
     settings["ISSUER"] = f"http://localhost:{free_port()}"  # an RP ID must be a host name
     return settings
-
-
-def virtual_authenticator(page) -> None:
-    """A platform authenticator that verifies the person and answers at once."""
-    devtools = page.context.new_cdp_session(page)
-    devtools.send("WebAuthn.enable")
-    devtools.send("WebAuthn.addVirtualAuthenticator", {"options": {
-        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-        "hasUserVerification": True, "isUserVerified": True,
-        "automaticPresenceSimulation": True}})
 
 
 def test_enrol_sign_in_and_remove_a_passkey(page, issuer, demo):

@@ -23,7 +23,13 @@ from playwright.sync_api import expect
 
 from tests.accounts.test_two_factor import enrol, next_code
 from tests.conftest import free_port, serve, sign_in
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot
+from tests.e2e.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    enrol_passkey,
+    screenshot,
+    virtual_authenticator,
+)
 from tests.oidc.conftest import register, verify
 
 MFA = "urn:netentreprises:acr:mfa"
@@ -128,6 +134,8 @@ class PartnerSite:
             PARTNER_PAGE, idp=self.idp, options=options, **context))
         if request.args.get("bloquer"):  # this page's own policy forbids every frame
             response.headers["Content-Security-Policy"] = "frame-src 'none'"
+        if request.args.get("sans_webauthn"):  # nor may its frames use passkeys
+            response.headers["Permissions-Policy"] = "publickey-credentials-get=()"
         return response
 
     def page(self):
@@ -309,6 +317,47 @@ def test_widget_second_step(chromium, tmp_path, sites, demo, mailbox):
         expect(page.locator("#resultat")).to_have_text(WELCOME)
         expect(page.locator("#acr")).to_have_text(MFA)
         screenshot(page, "widget-2fa-02-signed-in")
+
+
+def password_then_passkey(page, partner: PartnerSite, query: str):
+    """Enrol a passkey top-level, then give the password in the widget of ``query``'s page;
+    the frame."""
+    virtual_authenticator(page)
+    enrol_passkey(page, partner.idp)
+    page.goto(f"{partner.origin}/?{query}")
+    widget = frame(page)
+    fill_credentials(widget)
+    widget.get_by_role("button", name="Vous connecter").click()
+    return widget
+
+
+def test_widget_passkey_step(chromium, tmp_path, sites):
+    partner, _ = sites
+    with profile(chromium, tmp_path, "blocked") as page:
+        widget = password_then_passkey(page, partner, "acr=mfa")
+        expect(widget.get_by_role("heading", name="Clé d'accès")).to_be_visible()
+        use = widget.get_by_role("button", name="Utiliser une clé d'accès")
+        expect(use).to_be_focused()
+        screenshot(page, "widget-passkey-01-step")
+        use.click()  # the ceremony runs in the IdP's frame, inside the partner's page
+        expect(page.locator("#resultat")).to_have_text(WELCOME)
+        expect(page.locator("#acr")).to_have_text(MFA)
+        assert page.evaluate("window.successes") == 1
+        screenshot(page, "widget-passkey-02-signed-in")
+
+
+def test_widget_passkey_goes_top_level_where_the_page_keeps_webauthn_out(chromium, tmp_path,
+                                                                          sites):
+    partner, _ = sites
+    with profile(chromium, tmp_path, "blocked") as page:
+        password_then_passkey(page, partner, "sans_webauthn=1")
+        wait_for_message(page, "interaction_required")
+        expect(page.locator(".ne-widget-panel")).to_contain_text(
+            "Votre clé d'accès vous est demandée")
+        expect(page.get_by_role("button", name="Continuer dans une nouvelle fenêtre")
+               ).to_be_visible()
+        assert page.evaluate("window.successes") == 0
+        screenshot(page, "widget-passkey-03-top-level")
 
 
 def test_an_unregistered_origin_cannot_frame_the_widget(chromium, tmp_path, sites):

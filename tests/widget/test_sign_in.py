@@ -18,7 +18,8 @@ def test_the_framed_form_then_a_code_by_web_message(issuer, widget_partner, http
     assert page.status_code == 200
     assert "Vous connecter" in page.text and 'for="siret"' in page.text
     frame = json_block(page.text, "widget-donnees")
-    assert frame == {"origin": ORIGIN, "state": widget.state, "message": None, "focus": None}
+    assert frame == {"origin": ORIGIN, "state": widget.state, "message": None, "focus": None,
+                     "passkey": None}
 
     answer = widget.sign_in(page=page)
     posted = web_message(answer)

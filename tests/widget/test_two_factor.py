@@ -6,10 +6,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 import requests
-from sqlalchemy import select
 
-from idp.accounts.models import Account, Passkey
-from idp.extensions import db
 from tests.accounts.test_two_factor import enrol, next_code
 from tests.conftest import csrf_token, sign_in
 from tests.oidc.conftest import verify
@@ -120,16 +117,3 @@ def test_the_code_page_of_a_full_page_fallback_may_reach_the_widget_origin(
     back = browser.get(issuer + done.headers["Location"], allow_redirects=False)
     assert back.headers["Location"].startswith(f"{ORIGIN}?code=")
 
-
-def test_a_passkey_account_finishes_top_level_never_without_its_second_step(
-        issuer, widget_partner, http, demo):
-    with demo.app_context():
-        sophie = db.session.scalar(select(Account).where(Account.first_name == "Sophie"))
-        db.session.add(Passkey(account_id=sophie.id, credential_id="Y2xl", public_key=b"k",
-                               sign_count=0, name="Téléphone"))
-        db.session.commit()
-    page = Widget(issuer, widget_partner, http).sign_in()
-    assert page.status_code == 200 and "reponse-donnees" not in page.text  # no code issued
-    message = json_block(page.text, "widget-donnees")["message"]
-    assert message["type"] == "interaction_required"
-    assert "clé d'accès" in message["message"]

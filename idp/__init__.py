@@ -58,6 +58,7 @@ def _import_models() -> None:
     from idp.delivery import models as _delivery  # noqa: F401
     from idp.directory import models as _directory  # noqa: F401
     from idp.habilitations import models as _habilitations  # noqa: F401
+    from idp.notifications import models as _notifications  # noqa: F401
     from idp.oidc import models as _oidc  # noqa: F401
     from idp.registration import models as _registration  # noqa: F401
 
@@ -78,6 +79,8 @@ def _register_blueprints(app: Flask) -> None:
     from idp.admin.views import bp as admin_bp
     from idp.interop import views as interop_views
     from idp.machine.views import bp as machine_bp
+    from idp.notifications import views as notifications_views
+    from idp.notifications.api import bp as notifications_api_bp
     from idp.oidc import jetons as oidc_jetons
     from idp.oidc import lean_token
     from idp.oidc import server as oidc_server
@@ -108,6 +111,8 @@ def _register_blueprints(app: Flask) -> None:
     lean_token.init_app(app)  # client credentials and refresh rotations below Flask
     oidc_jetons.init_app(app)
     app.register_blueprint(machine_bp)  # /authentifier/1.0/ for payroll software
+    notifications_views.init_app(app)  # « Vos notifications » and the badge of /compte
+    app.register_blueprint(notifications_api_bp)  # /api/v1/notifications for partners
     app.register_blueprint(oidc_bp)
     app.register_blueprint(oidc_api_bp)  # /api/v1: habilitations for partners
     interop_views.init_app(app)  # its blueprint and the « Vos services » panel

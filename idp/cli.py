@@ -20,6 +20,7 @@ from idp.demo import PARTNERS, DemoLoader, as_json
 from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
 from idp.habilitations.deps import habilitation_service
+from idp.notifications.cli import notifications_cli
 from idp.oidc.cli import client_cli, keys_cli
 from idp.oidc.deps import client_registry
 from idp.registration.deps import registration_service
@@ -30,6 +31,7 @@ idp_cli.add_command(directory_cli)
 idp_cli.add_command(client_cli)
 idp_cli.add_command(keys_cli)
 idp_cli.add_command(deliveries_cli)
+idp_cli.add_command(notifications_cli)
 
 
 def _importer() -> DirectoryImporter:

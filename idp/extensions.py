@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel
@@ -40,6 +41,11 @@ def app_clock() -> Callable[[], float]:
     """The current app's clock (seconds since the epoch): ``time.time`` unless the app was
     built with a ``CLOCK`` (tests move time forward instead of sleeping)."""
     return current_app.config.get("CLOCK") or time.time
+
+
+def app_now() -> datetime:
+    """The app's clock as an aware UTC datetime."""
+    return datetime.fromtimestamp(app_clock()(), UTC)
 
 
 def select_locale() -> str:

@@ -29,14 +29,15 @@ class Mailer:
         self._sender = sender
         self._queue = queue
 
-    def send(self, to: str, subject: str, text: str, html: str) -> None:
-        """Queue one message to ``to``; the worker sends it."""
+    def send(self, to: str, subject: str, text: str, html: str, **queueing) -> None:
+        """Queue one message to ``to``; the worker sends it (``queueing``: the queue's
+        ``commit`` and ``delay_seconds``)."""
         # Date and Message-ID are set now: a message retried an hour later is still the
         # one written now, and the receiver sees a resend as the same message.
         self._queue.enqueue(MAIL, {
             "from": self._sender, "to": to, "subject": subject, "text": text, "html": html,
             "date": datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000"),
-            "message_id": make_msgid(domain="net-entreprises.example")})
+            "message_id": make_msgid(domain="net-entreprises.example")}, **queueing)
 
 
 class MailRelay:
@@ -98,11 +99,12 @@ def mailer() -> Mailer:
     return Mailer(current_app.config["MAIL_FROM"], delivery_queue())
 
 
-def send_template(to: str, subject: str, template: str, **context) -> None:
+def send_template(to: str, subject: str, template: str, queueing: dict | None = None,
+                  **context) -> None:
     """Render ``templates/mail/<template>.txt`` and ``.html`` and queue them."""
     text = render_template(f"mail/{template}.txt", **context)
     html = render_template(f"mail/{template}.html", **context)
-    mailer().send(to, subject, text, html)
+    mailer().send(to, subject, text, html, **(queueing or {}))
 
 
 def init_app(app: Flask) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, request
 from flask_babel import get_locale
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from idp.audit.service import Origin
 from idp.extensions import LANGUAGE_COOKIE
@@ -102,6 +104,35 @@ def language_url(language: str) -> str:
     args = request.args.to_dict()
     args["lang"] = language
     return request.path + "?" + urlencode(args)
+
+
+class BadJsonBody(Exception):
+    """A request body that is not the JSON an API takes; ``status`` 400, 413 or 415."""
+
+    def __init__(self, status: int, description: str):
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+def json_body(max_bytes: int):
+    """The request's JSON body (strict: no NaN, no Infinity), read up to ``max_bytes``;
+    else raise BadJsonBody."""
+    if request.mimetype != "application/json":
+        raise BadJsonBody(415, "the body must be application/json")
+    request.max_content_length = max_bytes
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise BadJsonBody(413, f"the body is limited to {max_bytes} bytes") from None
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadJsonBody(400, "the body is not valid JSON") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def page_number(raw: str) -> int | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from flask import current_app
 
@@ -14,13 +13,9 @@ from idp.admin.portfolios import PortfolioDesk
 from idp.admin.rights import RightsGrid
 from idp.admin.subscriptions import SubscriptionDesk
 from idp.audit.deps import audit_journal
-from idp.extensions import app_clock, db
+from idp.extensions import app_now as now
+from idp.extensions import db
 from idp.habilitations.deps import bulk_habilitations, habilitation_service
-
-
-def now() -> datetime:
-    """The app's clock as an aware UTC datetime."""
-    return datetime.fromtimestamp(app_clock()(), UTC)
 
 
 def rights_grid() -> RightsGrid:

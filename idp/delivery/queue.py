@@ -76,15 +76,19 @@ class DeliveryQueue:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
 
-    def enqueue(self, kind: str, payload: dict) -> None:
-        """Queue one delivery and commit it (callers queue after committing their change,
-        so the commit holds only this row)."""
+    def enqueue(self, kind: str, payload: dict, *, commit: bool = True,
+                delay_seconds: float = 0) -> None:
+        """Queue one delivery, due in ``delay_seconds``, and commit it (callers queue after
+        committing their change, so the commit holds only this row); ``commit=False`` leaves
+        it in the caller's transaction, which then lands with the delivery or not at all."""
         if kind not in self._handlers:
             raise ValueError(f"no handler for deliveries of kind {kind!r}")
         now = self._now()
         self._session.add(Delivery(kind=kind, payload=json.dumps(payload), attempts=0,
-                                   next_attempt_at=now, created_at=now))
-        self._session.commit()
+                                   next_attempt_at=now + timedelta(seconds=delay_seconds),
+                                   created_at=now))
+        if commit:
+            self._session.commit()
 
     def _claim(self, limit: int) -> list[tuple[int, str, str, int]]:
         now = self._now()

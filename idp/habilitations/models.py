@@ -215,6 +215,8 @@ class DeclarantLink(db.Model):
     """Declarant–declared link: the firm filed a DSN for that client (ATMP needs one < 3 months)."""
 
     __tablename__ = "declarant_links"
+    # « Which firm filed this establishment's latest DSN? » (the AT/MP rates' firm).
+    __table_args__ = (Index("ix_declarant_links_declared", "declared_siret", "last_dsn_at"),)
 
     declarant_siret: Mapped[str] = mapped_column(
         ForeignKey("establishments.siret"), primary_key=True

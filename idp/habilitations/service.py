@@ -67,6 +67,7 @@ from idp.habilitations.models import (
     Subscription,
 )
 from idp.habilitations.portfolios import PortfolioRules
+from idp.habilitations.visibility import VisibilityRules
 from idp.models_common import utcnow
 
 H = Habilitation
@@ -110,7 +111,7 @@ class _Facts:
     requires_link: bool
 
 
-class HabilitationService(PortfolioRules):
+class HabilitationService(PortfolioRules, VisibilityRules):
     """Answers « which rights on S for X? », lists habilitations, and writes them (the
     portfolios' composition comes from ``PortfolioRules``)."""
 

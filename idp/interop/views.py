@@ -21,7 +21,9 @@ from idp.audit.deps import audit_journal
 from idp.extensions import db
 from idp.habilitations.deps import habilitation_service
 from idp.interop.deps import navigator
+from idp.interop.publishers import current_publisher
 from idp.interop.service import TargetRefused
+from idp.notifications.deps import provide_publisher
 from idp.oidc.clients import RegisteredClient, origin, plausible_client_id
 from idp.oidc.deps import claims_builder
 from idp.web import request_origin
@@ -30,8 +32,10 @@ bp = Blueprint("interop", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and the « Vos services » panel of « Votre compte »."""
+    """Register the blueprint, the « Vos services » panel of « Votre compte », and who
+    publishes notifications."""
     app.register_blueprint(bp)
+    provide_publisher(app, current_publisher)
     app.extensions.setdefault(ACCOUNT_PANELS, []).append(services_panel)
     app.extensions.setdefault(SIGN_IN_DESTINATIONS, []).append(sign_in_destination)
 

@@ -21,7 +21,6 @@ import uuid
 
 from authlib.oauth2.rfc6749 import scope_to_list
 from flask import Blueprint, jsonify, request, url_for
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from idp.accounts.lookup import usable_account
 from idp.accounts.models import Status
@@ -32,6 +31,7 @@ from idp.oidc import server as oidc
 from idp.oidc.clients import RegisteredClient
 from idp.oidc.deps import client_registry
 from idp.oidc.parameters import VSCHARS
+from idp.web import BadJsonBody, json_body
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # bearer tokens, not browser forms
@@ -222,25 +222,15 @@ def _sub(sub) -> uuid.UUID:
 
 
 def _json_body() -> dict:
-    if request.mimetype != "application/json":
-        raise Refusal(400, "invalid_request", "the body must be application/json")
-    request.max_content_length = MAX_BODY_BYTES
     try:
-        raw = request.get_data(cache=False)
-    except RequestEntityTooLarge:
-        raise Refusal(413, "invalid_request",
-                      f"the body is limited to {MAX_BODY_BYTES} bytes") from None
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise Refusal(400, "invalid_request", "the body is not valid JSON") from None
+        body = json_body(MAX_BODY_BYTES)
+    except BadJsonBody as error:
+        # 415 is told as 400 here, as this API always did.
+        raise Refusal(413 if error.status == 413 else 400, "invalid_request",
+                      error.description) from None
     if not isinstance(body, dict):
         raise Refusal(400, "invalid_request", "the body is a JSON object")
     return body
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
 
 
 def _rights(sub: uuid.UUID, service: str, sirets: list[str]) -> dict[str, list[str]]:

@@ -51,8 +51,9 @@ class TokenIssuer:
             "iat": now,
             "exp": now + self._lifetime,
             "jti": secrets.token_urlsafe(16),
-            "scope": scope or "",
         }
+        if scope:  # RFC 9068 §2.2.3; an empty claim would be refused (a client's own token)
+            claims["scope"] = scope
         if login is None:
             claims["sub"] = client_id  # RFC 9068 §2.2: no resource owner
         else:

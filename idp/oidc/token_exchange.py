@@ -104,7 +104,7 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):
         target = self._target(client, data.get("audience", []), data.get("resource", []))
         self.request.credential = claims
         self.request.exchange_target = target
-        self.request.exchange_scope = self._scope(claims["scope"], target)
+        self.request.exchange_scope = self._scope(claims.get("scope", ""), target)
         self.request.user = LoginContext(
             account_id=claims["sub"], auth_time=claims.get("auth_time"),
             amr=tuple(claims.get("amr") or ()), acr=claims.get("acr"), sid=claims.get("sid"),

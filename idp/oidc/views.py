@@ -276,4 +276,4 @@ def userinfo():
         oidc.refuse_token()
     client = client_registry().find(token["client_id"])
     services = client.services if client else frozenset()
-    return jsonify(claims_builder().user_info(account, token["scope"], services))
+    return jsonify(claims_builder().user_info(account, token.get("scope", ""), services))

@@ -7,6 +7,7 @@ from idp.interop.deps import navigator
 from idp.interop.service import TargetRefused
 from idp.notifications.publishing import Publisher
 from idp.oidc import server as oidc
+from idp.oidc.clients import origin
 from idp.oidc.deps import client_registry
 
 
@@ -17,10 +18,15 @@ def current_publisher() -> Publisher:
     if client is None or token["sub"] != token["client_id"]:
         oidc.refuse_token()  # a person's token: publishing is the partner's own act
 
+    owners: dict[str | None, bool] = {}  # by origin: a campaign's 10,000 links share one
+
     def owns(url: str) -> bool:
-        try:
-            return navigator().owner_of(url).client_id == client.client_id
-        except TargetRefused:
-            return False
+        key = origin(url)
+        if key not in owners:
+            try:
+                owners[key] = navigator().owner_of(url).client_id == client.client_id
+            except TargetRefused:
+                owners[key] = False
+        return owners[key] and key is not None
 
     return Publisher(client.client_id, frozenset(client.services), owns)

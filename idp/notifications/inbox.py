@@ -68,21 +68,24 @@ class Inbox:
         self._rules = rules
         self._clock = clock
 
-    def visible_ids(self, account: Account) -> Select | None:
-        """The ids of the notices ``account`` sees (None: none, e.g. not active yet)."""
+    def visible_ids(self, account: Account, *columns) -> Select | None:
+        """The ids (and ``columns`` of them) of the notices ``account`` sees; None when
+        none can be (an account not active yet). Each branch reads the notices' indexes
+        only: (service, SIRET | SIREN, id) and (category, SIRET, id)."""
         if account.status is not Status.ACTIVE:
             return None
         sirets, sirens = self._rules.visible_pairs(account.id)
+        wanted = (N.id, *columns)
         branches = [
-            select(N.id).join(sirets, and_(N.service_code == sirets.c.shown,
-                                           N.siret == sirets.c.siret)),
-            select(N.id).join(sirens, and_(N.service_code == sirens.c.shown,
-                                           N.siren == sirens.c.siren)),
+            select(*wanted).join(sirets, and_(N.service_code == sirets.c.shown,
+                                              N.siret == sirets.c.siret)),
+            select(*wanted).join(sirens, and_(N.service_code == sirens.c.shown,
+                                              N.siren == sirens.c.siren)),
         ]
         if account.is_active_administrator:
-            branches.append(select(N.id).where(
-                N.category == ATMP_RATE,
-                N.siret.in_(self._rules.firm_clients(account.siret[:9]))))
+            clients = self._rules.firm_clients(account.siret[:9]).subquery("firm_clients")
+            branches.append(select(*wanted).join(clients, N.siret == clients.c.declared_siret)
+                            .where(N.category == ATMP_RATE))
         return union(*branches)
 
     def _listed(self, account: Account, visible: Select):
@@ -92,42 +95,52 @@ class Inbox:
                 .outerjoin(S, and_(S.notification_id == N.id, S.account_id == account.id))
                 .where(S.deleted_at.is_(None)))
 
+    def _seen(self, account: Account, *columns) -> tuple[list, dict]:
+        # What the badge and the list are made of: the visible notices' ids (and
+        # ``columns``: the list's filters), read from indexes only, and the person's own
+        # marks (few rows, by the primary key). Filtering, counting and ordering them is
+        # then work in memory, where a join of the notices' rows with the marks would sort
+        # every row first.
+        visible = self.visible_ids(account, *columns)
+        rows = self._session.execute(visible).all() if visible is not None else []
+        marks = {notification_id: (read_at, archived_at, deleted_at)
+                 for notification_id, read_at, archived_at, deleted_at in self._session.execute(
+                     select(S.notification_id, S.read_at, S.archived_at, S.deleted_at)
+                     .where(S.account_id == account.id))}
+        return rows, marks
+
     def unread_count(self, account: Account) -> int:
         """The badge: notices seen and neither read nor deleted."""
-        visible = self.visible_ids(account)
-        if visible is None:
-            return 0
-        ids = visible.subquery("visible")
-        return self._session.scalar(
-            select(func.count()).select_from(ids)
-            .outerjoin(S, and_(S.notification_id == ids.c.id, S.account_id == account.id))
-            .where(S.read_at.is_(None), S.deleted_at.is_(None))) or 0
+        rows, marks = self._seen(account)
+        return sum(1 for (notification_id,) in rows
+                   if notification_id not in marks or not any(
+                       (marks[notification_id][0], marks[notification_id][2])))
 
     def page(self, account: Account, filters: Filters) -> Page:
-        """The list: unread first, then the newest; archived ones only when asked for."""
-        visible = self.visible_ids(account)
-        if visible is None:
-            return Page([], 0, 1, 1)
-        statement = self._listed(account, visible)
-        if filters.siret:
-            statement = statement.where(N.siret == filters.siret)
-        if filters.service:
-            statement = statement.where(N.service_code == filters.service)
-        if filters.status == ARCHIVED:
-            statement = statement.where(S.archived_at.is_not(None))
-        else:
-            statement = statement.where(S.archived_at.is_(None))
-            if filters.status == UNREAD:
-                statement = statement.where(S.read_at.is_(None))
-            elif filters.status == READ:
-                statement = statement.where(S.read_at.is_not(None))
-        total = self._session.scalar(select(func.count()).select_from(statement.subquery()))
+        """The list: unread first, then the newest (ids grow with publication); archived
+        ones only when asked for."""
+        rows, marks = self._seen(account, N.service_code, N.siret)
+        listed = []
+        for notification_id, service, siret in rows:
+            read_at, archived_at, deleted_at = marks.get(notification_id, (None, None, None))
+            if deleted_at or (filters.siret and siret != filters.siret) or (
+                    filters.service and service != filters.service):
+                continue
+            if (archived_at is not None) != (filters.status == ARCHIVED):
+                continue
+            if (filters.status == UNREAD and read_at) or (filters.status == READ
+                                                          and not read_at):
+                continue
+            listed.append((read_at is not None, -notification_id))
+        listed.sort()
+        total = len(listed)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         number = min(max(1, filters.page), pages)
-        rows = self._session.execute(
-            statement.order_by(S.read_at.is_not(None), N.published_at.desc(), N.id.desc())
-            .offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-        return Page(self._entries(rows), total, number, pages)
+        shown = [-key for _, key in listed[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]]
+        notices = {n.id: n for n in self._session.scalars(
+            select(N).where(N.id.in_(shown)))} if shown else {}
+        return Page(self._entries([(notices[i], *marks.get(i, (None, None, None))[:2])
+                                   for i in shown]), total, number, pages)
 
     def _entries(self, rows) -> list[Entry]:
         sirets = {row[0].siret for row in rows}

@@ -155,13 +155,11 @@ class Publishing:
         existing = self._existing(client_id, [row["key"] for row in rows])
         now = self._clock()
         new = [{**row, "published_at": now} for row in rows if row["key"] not in existing]
-        created: dict[str, int] = {}
-        for chunk in _chunks(new, 1000):
-            # RETURNING in the parameters' order (SQLAlchemy's insertmanyvalues).
-            result = self._session.execute(
-                insert(Notification).returning(Notification.key, Notification.id,
-                                               sort_by_parameter_order=True), chunk)
-            created.update(result.all())
+        if new:
+            # A plain executemany (psycopg pipelines it), then the new ids read back by key:
+            # several times faster than one INSERT … RETURNING of a thousand rows.
+            self._session.execute(insert(Notification.__table__), new)
+        created = self._existing(client_id, [row["key"] for row in new])
         self._session.commit()
         return [Published(created[row["key"]], True) if row["key"] in created
                 else Published(existing[row["key"]], False) for row in rows]

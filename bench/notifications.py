@@ -165,29 +165,41 @@ def publish(base: Base, base_url: str, client: tuple[str, str], sirets: list[str
     return total / elapsed
 
 
-def time_inbox(app, account_id, rounds: int) -> tuple[dict, dict, int]:
-    """The badge and the first page, each ``rounds`` times, in the database."""
+def time_inbox(app, account_id, rounds: int) -> tuple[dict, int]:
+    """The badge and the first page, each ``rounds`` times, in the database: cold (the
+    person's visible set read from the indexes, as after the list's lag) and warm (the set
+    kept in the store, as when the person goes from « Votre compte » to the list)."""
     from idp.accounts.models import Account
-    from idp.extensions import db
+    from idp.extensions import db, store
     from idp.notifications.deps import inbox
     from idp.notifications.inbox import Filters
 
-    badge, first_page = [], []
+    timings: dict[str, list[float]] = {"cold badge": [], "warm page": [], "cold page": [],
+                                       "warm badge": []}
     with app.app_context():
         account = db.session.get(Account, account_id)
+        kept = f"notifications:visible:{account.id}"
         count = 0
         for _ in range(WARM_UP):  # the first calls plan and prepare the statements
+            store.get().delete(kept)
             inbox().unread_count(account)
             inbox().page(account, Filters())
+
+        def timed(name: str, call) -> object:
+            start = time.perf_counter()
+            result = call()
+            timings[name].append(time.perf_counter() - start)
+            return result
+
         for _ in range(rounds):
-            start = time.perf_counter()
-            count = inbox().unread_count(account)
-            badge.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            inbox().page(account, Filters())
-            first_page.append(time.perf_counter() - start)
+            store.get().delete(kept)
+            count = timed("cold badge", lambda: inbox().unread_count(account))
+            timed("warm page", lambda: inbox().page(account, Filters()))
+            store.get().delete(kept)
+            timed("cold page", lambda: inbox().page(account, Filters()))
+            timed("warm badge", lambda: inbox().unread_count(account))
             db.session.rollback()
-    return latency_summary(badge), latency_summary(first_page), count
+    return {name: latency_summary(values) for name, values in timings.items()}, count
 
 
 def time_pages(base_url: str, first_name: str, rounds: int) -> tuple[dict, dict]:
@@ -257,7 +269,9 @@ def main() -> None:
     from idp.extensions import db
     from idp.habilitations.service import HabilitationService
 
-    settings = {"DATABASE_URL": args.database_url, "SECRET_KEY": SECRET_KEY}
+    redis_url = os.environ.get("IDP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    settings = {"DATABASE_URL": args.database_url, "SECRET_KEY": SECRET_KEY,
+                "REDIS_URL": redis_url}
     app = create_app(settings)
     base = Base(args.database_url, 1.0)
     phases = Phases()
@@ -274,15 +288,14 @@ def main() -> None:
     port = free_port()
     env = dict(os.environ, IDP_DATABASE_URL=args.database_url,
                IDP_SECRET_KEY=SECRET_KEY, IDP_ISSUER=f"http://127.0.0.1:{port}",
-               IDP_REDIS_URL=os.environ.get("IDP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
+               IDP_REDIS_URL=redis_url)
     with idp_server(env, port, workers=2, threads=4) as base_url:
         rate = publish(base, base_url, made["client"], sirets, args.notices, phases)
         with phases.phase("VACUUM ANALYZE (what autovacuum does after a campaign)"):
             base.sql("VACUUM ANALYZE")
         rounds = args.rounds
-        marc_badge, marc_page, marc_count = time_inbox(app, made["accounts"]["Marc"], rounds)
-        julie_badge, julie_page, julie_count = time_inbox(app, made["accounts"]["Julie"],
-                                                          rounds)
+        marc, marc_count = time_inbox(app, made["accounts"]["Marc"], rounds)
+        julie, julie_count = time_inbox(app, made["accounts"]["Julie"], rounds)
         http_account, http_list = time_pages(base_url, "Marc", rounds // 2)
     fan_out, digest_rate, digests = time_sender(app, args.fan_out)
 
@@ -290,18 +303,22 @@ def main() -> None:
     print(f"\n{args.notices:,} notices over {args.establishments:,} establishments "
           f"({per_client:.0f} each); the firm's {CLIENTS:,} clients hold {marc_count:,}")
     print(f"  publishing through the API         {rate:10,.0f} notices/s")
-    print(f"  administrator (DSN links), badge   {fmt(marc_badge)}")
-    print(f"  administrator, first page          {fmt(marc_page)}")
-    print(f"  assistant (portfolio), badge       {fmt(julie_badge)}   [{julie_count:,}]")
-    print(f"  assistant, first page              {fmt(julie_page)}")
+    for who, figures, count in (("administrator (DSN links)", marc, marc_count),
+                                ("assistant (portfolio)", julie, julie_count)):
+        print(f"  {who}: {count:,} visible")
+        for name, summary in figures.items():
+            print(f"    {name:<31} {fmt(summary)}")
     print(f"  HTTP GET /compte (badge)           {fmt(http_account)}")
     print(f"  HTTP GET /compte/notifications     {fmt(http_list)}")
     print(f"  sender: fan-out                    {fan_out:10,.0f} notices/s "
           f"({args.fan_out:,} timed)")
     print(f"  sender: digests queued             {digest_rate:10,.1f} digests/s ({digests})")
-    worst = max(marc_badge["p99"] + marc_page["p99"], julie_badge["p99"] + julie_page["p99"])
+    # The visit: « Votre compte » (the badge, cold after the lag), then the list (warm).
+    worst = max(f["cold badge"]["p99"] + f["warm page"]["p99"] for f in (marc, julie))
+    cold = max(f["cold badge"]["p99"] + f["cold page"]["p99"] for f in (marc, julie))
     verdict = "met" if worst <= GOAL_P99_MS else "NOT met"
-    print(f"\ngoal: badge + first page p99 ≤ {GOAL_P99_MS:.0f} ms: {worst:.1f} ms, {verdict}")
+    print(f"\ngoal: badge then first page p99 ≤ {GOAL_P99_MS:.0f} ms: {worst:.1f} ms, {verdict} "
+          f"(both cold: {cold:.1f} ms)")
 
 
 if __name__ == "__main__":

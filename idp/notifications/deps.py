@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from idp.extensions import app_now, db
+from idp.extensions import app_now, db, store
 from idp.habilitations.deps import habilitation_service
 from idp.notifications.inbox import Inbox
 from idp.notifications.mailing import NotificationMailing
@@ -33,7 +33,7 @@ def publishing() -> Publishing:
 
 def inbox() -> Inbox:
     """A person's notices, by the habilitation rules."""
-    return Inbox(db.session, habilitation_service(), app_now)
+    return Inbox(db.session, habilitation_service(), app_now, store.get())
 
 
 def mailing() -> NotificationMailing:

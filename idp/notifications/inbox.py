@@ -4,7 +4,9 @@ archiving and deleting (theirs alone: the notice stays for the others).
 A person sees a notice when they hold a right on its service for its establishment, now
 (the habilitation rules' forward pairs, so a right given later shows older notices and a
 right withdrawn hides them), or, for an AT/MP rate, as an administrator of the accounting
-firm that filed the establishment's latest DSN.
+firm that filed the establishment's latest DSN. The badge and the unfiltered list follow a
+change of rights within VISIBLE_SECONDS and a new notice at once; opening a notice, its
+document, archiving and deleting ask the rules at once.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from idp.db_helpers import upsert
 from idp.directory.models import Establishment
 from idp.habilitations.service import HabilitationService
 from idp.notifications.models import ATMP_RATE, Notification, NotificationState
+from idp.store import Store
 
 N, S = Notification, NotificationState
 PAGE_SIZE = 20
+VISIBLE_SECONDS = 30  # how long the list may lag a change of rights
 UNREAD, READ, ARCHIVED = "non-lues", "lues", "archivees"
 STATUSES = (UNREAD, READ, ARCHIVED)
 
@@ -63,10 +67,11 @@ class Inbox:
     """One person's notices."""
 
     def __init__(self, session: Session, rules: HabilitationService,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], store: Store):
         self._session = session
         self._rules = rules
         self._clock = clock
+        self._store = store
 
     def visible_ids(self, account: Account, *columns) -> Select | None:
         """The ids (and ``columns`` of them) of the notices ``account`` sees; None when
@@ -96,30 +101,64 @@ class Inbox:
                 .where(S.deleted_at.is_(None)))
 
     def _seen(self, account: Account, *columns) -> tuple[list, dict]:
-        # What the badge and the list are made of: the visible notices' ids (and
-        # ``columns``: the list's filters), read from indexes only, and the person's own
-        # marks (few rows, by the primary key). Filtering, counting and ordering them is
-        # then work in memory, where a join of the notices' rows with the marks would sort
-        # every row first.
+        # A filtered list: the visible notices' ids and ``columns``, read from indexes
+        # only, and the person's own marks (few rows, by the primary key). Filtering,
+        # counting and ordering them is then work in memory, where a join of the notices'
+        # rows with the marks would sort every row first.
         visible = self.visible_ids(account, *columns)
         rows = self._session.execute(visible).all() if visible is not None else []
-        marks = {notification_id: (read_at, archived_at, deleted_at)
-                 for notification_id, read_at, archived_at, deleted_at in self._session.execute(
-                     select(S.notification_id, S.read_at, S.archived_at, S.deleted_at)
-                     .where(S.account_id == account.id))}
-        return rows, marks
+        return rows, self._marks(account)
+
+    def _marks(self, account: Account) -> dict:
+        return {notification_id: (read_at, archived_at, deleted_at)
+                for notification_id, read_at, archived_at, deleted_at in self._session.execute(
+                    select(S.notification_id, S.read_at, S.archived_at, S.deleted_at)
+                    .where(S.account_id == account.id))}
+
+    def _visible_list(self, account: Account) -> list[int]:
+        # The ids of the notices the person sees, kept in the store VISIBLE_SECONDS: a
+        # firm's 20,000 are read once, then topped up with the notices published since
+        # (ids only grow). A right given or withdrawn shows in the list within that time;
+        # opening a notice always asks the rules themselves (``find``).
+        key = f"notifications:visible:{account.id}"
+        now = self._clock().timestamp()
+        newest = self._session.scalar(select(func.max(N.id))) or 0
+        kept = _decode(self._store.get(key))
+        if kept is not None and 0 <= now - kept[0] < VISIBLE_SECONDS:
+            made, through, ids = kept
+            if newest > through:
+                ids = sorted(set(ids) | set(self._ids_after(account, through)))
+                self._store.set(key, _encode(made, newest, ids), 2 * VISIBLE_SECONDS)
+            return ids
+        visible = self.visible_ids(account)
+        if visible is None:
+            return []
+        ids = [notification_id for (notification_id,) in self._session.execute(visible)]
+        self._store.set(key, _encode(now, newest, ids), 2 * VISIBLE_SECONDS)
+        return ids
+
+    def _ids_after(self, account: Account, through: int) -> list[int]:
+        visible = self.visible_ids(account)
+        if visible is None:
+            return []
+        ids = visible.subquery("visible")
+        return list(self._session.scalars(select(ids.c.id).where(ids.c.id > through)))
 
     def unread_count(self, account: Account) -> int:
         """The badge: notices seen and neither read nor deleted."""
-        rows, marks = self._seen(account)
-        return sum(1 for (notification_id,) in rows
+        marks = self._marks(account)
+        return sum(1 for notification_id in self._visible_list(account)
                    if notification_id not in marks or not any(
                        (marks[notification_id][0], marks[notification_id][2])))
 
     def page(self, account: Account, filters: Filters) -> Page:
         """The list: unread first, then the newest (ids grow with publication); archived
         ones only when asked for."""
-        rows, marks = self._seen(account, N.service_code, N.siret)
+        if filters.siret or filters.service:
+            rows, marks = self._seen(account, N.service_code, N.siret)
+        else:
+            rows = [(i, None, None) for i in self._visible_list(account)]
+            marks = self._marks(account)
         listed = []
         for notification_id, service, siret in rows:
             read_at, archived_at, deleted_at = marks.get(notification_id, (None, None, None))
@@ -199,3 +238,13 @@ class Inbox:
                                  for name in moments})
         self._session.commit()
 
+
+def _encode(made: float, through: int, ids: list[int]) -> str:
+    return f"{made}|{through}|{','.join(map(str, ids))}"
+
+
+def _decode(raw: str | None) -> tuple[float, int, list[int]] | None:
+    if not raw:
+        return None
+    made, through, ids = raw.split("|", 2)
+    return float(made), int(through), [int(i) for i in ids.split(",") if i]

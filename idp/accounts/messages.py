@@ -41,21 +41,17 @@ def sign_in_refusal(refusal: Exception) -> tuple[str, int]:
     return message, 401
 
 
-def code_refusal(refusal: Exception) -> tuple[str, int]:
-    """The message and HTTP status for one of ``CODE_REFUSALS``."""
+def code_refusal(refusal: Exception, wrong: str | None = None) -> tuple[str, int]:
+    """The message and HTTP status for one of ``CODE_REFUSALS``; ``wrong`` words a wrong
+    answer (the code's by default)."""
     if isinstance(refusal, TooManyFailedLogins):
         return wait_message(refusal.resets_in), 429
-    message = _("Code incorrect ou déjà utilisé.")
+    message = wrong or _("Code incorrect ou déjà utilisé.")
     if refusal.resets_in:
         message = f"{message} {wait_message(refusal.resets_in)}"
     return message, 401
 
 
 def passkey_refusal(refusal: Exception) -> tuple[str, int]:
-    """The message and HTTP status for one of ``CODE_REFUSALS`` after a passkey's answer."""
-    if isinstance(refusal, TooManyFailedLogins):
-        return wait_message(refusal.resets_in), 429
-    message = _("La clé d'accès n'a pas été reconnue. Réessayez.")
-    if refusal.resets_in:
-        message = f"{message} {wait_message(refusal.resets_in)}"
-    return message, 401
+    """``code_refusal`` after a passkey's answer."""
+    return code_refusal(refusal, _("La clé d'accès n'a pas été reconnue. Réessayez."))

@@ -37,9 +37,9 @@ def badge_panel(account: Account) -> Markup:
     return Markup(render_template("notifications/_panel.html", unread=count))  # noqa: S704
 
 
-def _entry_or_404(notification_id: int):
-    entry = inbox().find(current_account(), notification_id) if notification_id <= MAX_ID \
-        else None
+def _entry_or_404(notification_id: int, lookup=None):
+    lookup = lookup or inbox().find
+    entry = lookup(current_account(), notification_id) if notification_id <= MAX_ID else None
     if entry is None:
         # Not seen, deleted, or no such notice: one answer, which tells nothing.
         abort(404)
@@ -70,9 +70,8 @@ def index():
 @login_required
 def show(notification_id: int):
     """One notice; it is read from now on."""
-    _entry_or_404(notification_id)
+    entry = _entry_or_404(notification_id, inbox().open)
     account = current_account()
-    entry = inbox().open(account, notification_id)
     target = "/connexion?" + urlencode({"cible": entry.notification.link})
     return render_template("notifications/show.html", entry=entry, target=target,
                            may_download=inbox().may_download(account, entry),

@@ -313,12 +313,14 @@ def main() -> None:
     print(f"  sender: fan-out                    {fan_out:10,.0f} notices/s "
           f"({args.fan_out:,} timed)")
     print(f"  sender: digests queued             {digest_rate:10,.1f} digests/s ({digests})")
-    # The visit: « Votre compte » (the badge, cold after the lag), then the list (warm).
-    worst = max(f["cold badge"]["p99"] + f["warm page"]["p99"] for f in (marc, julie))
-    cold = max(f["cold badge"]["p99"] + f["cold page"]["p99"] for f in (marc, julie))
-    verdict = "met" if worst <= GOAL_P99_MS else "NOT met"
-    print(f"\ngoal: badge then first page p99 ≤ {GOAL_P99_MS:.0f} ms: {worst:.1f} ms, {verdict} "
-          f"(both cold: {cold:.1f} ms)")
+    # Each page at its worst: the person's visible set read from the indexes (cold), as on
+    # the first visit after VISIBLE_SECONDS; then the visit, « Votre compte » cold and the
+    # list from the kept set.
+    cold = max(max(f["cold badge"]["p99"], f["cold page"]["p99"]) for f in (marc, julie))
+    visit = max(f["cold badge"]["p99"] + f["warm page"]["p99"] for f in (marc, julie))
+    verdict = "met" if cold <= GOAL_P99_MS else "NOT met"
+    print(f"\ngoal: badge and first page each p99 ≤ {GOAL_P99_MS:.0f} ms, cold: {cold:.1f} ms, "
+          f"{verdict} (a visit, badge cold then list kept: {visit:.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from idp.directory.importer import DirectoryImporter, ImportReport
 from idp.extensions import db
 from idp.habilitations.deps import habilitation_service
 from idp.notifications.cli import notifications_cli
+from idp.notifications.deps import publishing
 from idp.oidc.cli import client_cli, keys_cli
 from idp.oidc.deps import client_registry
 from idp.registration.deps import registration_service
@@ -79,7 +80,7 @@ def load_demo(as_json_output: bool) -> None:
     """Met la base à jour et charge les données de démonstration (relançable sans risque)."""
     upgrade()
     people = DemoLoader(db.session, password_hasher(), _importer(), client_registry(),
-                        habilitation_service()).load()
+                        habilitation_service(), publishing()).load()
     if as_json_output:
         click.echo(json.dumps(as_json(people), ensure_ascii=False, indent=2))
         return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,3 +26,12 @@ def upsert(session: Session, table: Table, rows: list[dict], key: list[str],
             index_elements=key, set_=update(statement.excluded)
         )
     session.execute(statement)
+
+
+def custom_plans(session: Session) -> None:
+    """Plan this transaction's next statements for their own values (PostgreSQL; a no-op
+    elsewhere): psycopg prepares a statement run five times, and the server's generic plan
+    for it ignores how many rows these values reach (measured: 630 ms instead of 35 ms for
+    a firm's visible notices)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))

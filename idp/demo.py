@@ -28,6 +28,7 @@ from idp.habilitations.models import (
 )
 from idp.habilitations.service import CatalogueEntry, HabilitationService
 from idp.models_common import utcnow
+from idp.notifications.publishing import Publisher, Publishing
 from idp.oidc.clients import ClientRegistry
 
 SAMPLE = Path(__file__).parent / "directory" / "sample"
@@ -125,8 +126,10 @@ class DemoLoader:
     """Loads the demo data in the given database session."""
 
     def __init__(self, session: Session, hasher: PasswordHasher, importer: DirectoryImporter,
-                 registry: ClientRegistry, rules: HabilitationService):
+                 registry: ClientRegistry, rules: HabilitationService,
+                 publishing: Publishing):
         self._session = session
+        self._publishing = publishing
         self._hasher = hasher
         self._importer = importer
         self._registry = registry
@@ -146,7 +149,32 @@ class DemoLoader:
         self._habilitations(accounts, portfolio)
         self._session.commit()
         self._partners()
+        self._notifications()
         return PEOPLE
+
+    def _notifications(self) -> None:
+        # Published as the AT/MP partner would, under fixed keys (loading twice publishes
+        # nothing more): a rate seen by the company's people, one seen by the accounting
+        # firm (its portfolio and its DSN link), and a prevention notice.
+        partner = PARTNERS[1]
+        site = partner.site
+        publisher = Publisher(partner.client_id, frozenset(partner.services),
+                              lambda url: url.startswith(f"{site}/"))
+        rate = "Le taux applicable au 1er janvier 2027 est de {} %."
+        self._publishing.publish(publisher, [
+            {"key": "demo-taux-2027-grenoble", "siret": TRANSPORTS_GRENOBLE, "service": "ATMP",
+             "category": "taux_atmp", "title": "Votre taux AT/MP 2027",
+             "body": rate.format("2,10"), "link": f"{site}/",
+             "document": f"{site}/documents/taux-2027-grenoble.pdf"},
+            {"key": "demo-taux-2027-client", "siret": PORTFOLIO_CLIENTS[0], "service": "ATMP",
+             "category": "taux_atmp", "title": "Votre taux AT/MP 2027",
+             "body": rate.format("1,45"), "link": f"{site}/",
+             "document": f"{site}/documents/taux-2027-client.pdf"},
+            {"key": "demo-prevention-siege", "siret": TRANSPORTS_SIEGE, "service": "PPREV",
+             "title": "Nouveau programme de prévention des risques routiers",
+             "body": "Un accompagnement est proposé aux entreprises de transport.",
+             "link": f"{site}/"},
+        ], batch=True)
 
     def _partners(self) -> None:
         for partner in PARTNERS:

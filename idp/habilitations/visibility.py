@@ -26,11 +26,12 @@ class VisibilityRules:
     """The forward and backward forms of « has a right on S for X » (mixed into
     ``HabilitationService``, whose catalogue and branches they reuse)."""
 
-    def _grants(self):
+    def _grants(self, shown_only=None):
         # (held, shown): a right on ``held`` shows what is addressed to ``shown`` (itself,
         # or a service it implies). A few literal rows: a UNION ALL, which SQLite and
         # PostgreSQL both take as a derived table.
         pairs = sorted({(held, shown) for shown in self._catalogue()
+                        if shown_only is None or shown in shown_only
                         for held in (shown, *self._implying(shown))})
         rows = [select(literal(held, String).label("held"), literal(shown, String).label("shown"))
                 for held, shown in pairs]
@@ -41,11 +42,13 @@ class VisibilityRules:
                     .where(false())]
         return rows[0].subquery("grants")
 
-    def visible_pairs(self, account_id: uuid.UUID, at: datetime | None = None):
+    def visible_pairs(self, account_id: uuid.UUID, at: datetime | None = None,
+                      shown_only=None):
         """Two subqueries: (shown, siret) the account holds a right on through a SIRET or a
-        portfolio, and (shown, siren) through a SIREN."""
+        portfolio, and (shown, siren) through a SIREN; ``shown`` limited to the codes of
+        ``shown_only`` when given (a caller's rows address only a few services)."""
         at = at or self._clock()
-        grants = self._grants()
+        grants = self._grants(shown_only)
         codes = list(self._catalogue())
         # Habilitations first in each FROM: the portfolio joins hang on it.
         by_siret, by_siren, by_portfolio, by_client = (

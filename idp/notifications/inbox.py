@@ -11,16 +11,17 @@ document, archiving and deleting ask the rules at once.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, select, union
+from sqlalchemy import Select, String, and_, cast, func, select, union
 from sqlalchemy.orm import Session
 
 from idp.accounts.models import Account, Status
-from idp.db_helpers import upsert
+from idp.db_helpers import custom_plans, upsert
 from idp.directory.models import Establishment
 from idp.habilitations.service import HabilitationService
 from idp.notifications.models import ATMP_RATE, Notification, NotificationState
@@ -79,7 +80,7 @@ class Inbox:
         only: (service, SIRET | SIREN, id) and (category, SIRET, id)."""
         if account.status is not Status.ACTIVE:
             return None
-        sirets, sirens = self._rules.visible_pairs(account.id)
+        sirets, sirens = self._rules.visible_pairs(account.id, shown_only=self._published())
         wanted = (N.id, *columns)
         branches = [
             select(*wanted).join(sirets, and_(N.service_code == sirets.c.shown,
@@ -92,6 +93,17 @@ class Inbox:
             branches.append(select(*wanted).join(clients, N.siret == clients.c.declared_siret)
                             .where(N.category == ATMP_RATE))
         return union(*branches)
+
+    def _published(self) -> set[str]:
+        # The services something was published for (one index probe each): a right that
+        # implies other services then costs no probe for theirs, which hold no notice.
+        codes = [service.code for service in self._rules.catalogue()]
+        if not codes:
+            return set()
+        found = self._session.execute(select(*(
+            select(N.id).where(N.service_code == code).exists().label(f"c{index}")
+            for index, code in enumerate(codes)))).one()
+        return {code for code, present in zip(codes, found, strict=True) if present}
 
     def _listed(self, account: Account, visible: Select):
         ids = visible.subquery("visible")
@@ -106,6 +118,7 @@ class Inbox:
         # counting and ordering them is then work in memory, where a join of the notices'
         # rows with the marks would sort every row first.
         visible = self.visible_ids(account, *columns)
+        custom_plans(self._session)
         rows = self._session.execute(visible).all() if visible is not None else []
         return rows, self._marks(account)
 
@@ -127,55 +140,85 @@ class Inbox:
         if kept is not None and 0 <= now - kept[0] < VISIBLE_SECONDS:
             made, through, ids = kept
             if newest > through:
-                ids = sorted(set(ids) | set(self._ids_after(account, through)))
+                ids = sorted(set(ids).union(self._ids_after(account, through)))
                 self._store.set(key, _encode(made, newest, ids), 2 * VISIBLE_SECONDS)
             return ids
-        visible = self.visible_ids(account)
-        if visible is None:
-            return []
-        ids = [notification_id for (notification_id,) in self._session.execute(visible)]
+        ids = sorted(self._ids_after(account, 0))
         self._store.set(key, _encode(now, newest, ids), 2 * VISIBLE_SECONDS)
         return ids
 
     def _ids_after(self, account: Account, through: int) -> list[int]:
+        # One row of comma-separated ids: a firm's 20,000 rows cost more to fetch one by
+        # one than to find.
         visible = self.visible_ids(account)
         if visible is None:
             return []
         ids = visible.subquery("visible")
-        return list(self._session.scalars(select(ids.c.id).where(ids.c.id > through)))
+        custom_plans(self._session)
+        joined = self._session.scalar(select(func.aggregate_strings(
+            cast(ids.c.id, String), ",")).where(ids.c.id > through))
+        return list(map(int, joined.split(","))) if joined else []
 
     def unread_count(self, account: Account) -> int:
         """The badge: notices seen and neither read nor deleted."""
-        marks = self._marks(account)
-        return sum(1 for notification_id in self._visible_list(account)
-                   if notification_id not in marks or not any(
-                       (marks[notification_id][0], marks[notification_id][2])))
+        ids = self._visible_list(account)
+        return len(ids) - sum(1 for notification_id, (read_at, _, deleted_at)
+                              in self._marks(account).items()
+                              if (read_at or deleted_at) and _holds(ids, notification_id))
 
     def page(self, account: Account, filters: Filters) -> Page:
         """The list: unread first, then the newest (ids grow with publication); archived
         ones only when asked for."""
         if filters.siret or filters.service:
             rows, marks = self._seen(account, N.service_code, N.siret)
-        else:
-            rows = [(i, None, None) for i in self._visible_list(account)]
-            marks = self._marks(account)
-        listed = []
-        for notification_id, service, siret in rows:
-            read_at, archived_at, deleted_at = marks.get(notification_id, (None, None, None))
-            if deleted_at or (filters.siret and siret != filters.siret) or (
-                    filters.service and service != filters.service):
-                continue
-            if (archived_at is not None) != (filters.status == ARCHIVED):
-                continue
-            if (filters.status == UNREAD and read_at) or (filters.status == READ
-                                                          and not read_at):
-                continue
-            listed.append((read_at is not None, -notification_id))
-        listed.sort()
-        total = len(listed)
+            listed = sorted((marks.get(i, (None,))[0] is not None, -i)
+                            for i, service, siret in rows
+                            if (not filters.siret or siret == filters.siret)
+                            and (not filters.service or service == filters.service)
+                            and _wanted(marks.get(i), filters.status))
+            return self._page([-key for _, key in listed], marks, filters.page)
+        return self._unfiltered(account, filters)
+
+    def _unfiltered(self, account: Account, filters: Filters) -> Page:
+        # The visible ids are kept sorted and the person's marks are few: the unread ones
+        # are the ids without a mark, newest last, so a page is a walk back from the end
+        # rather than a sort of every id.
+        ids = self._visible_list(account)
+        marks = {i: mark for i, mark in self._marks(account).items() if _holds(ids, i)}
+        marked_read = sorted((i for i, mark in marks.items()
+                              if _wanted(mark, filters.status) and mark[0]), reverse=True)
+        if filters.status == ARCHIVED:
+            return self._page(sorted((i for i, m in marks.items() if _wanted(m, ARCHIVED)),
+                                     key=lambda i: (marks[i][0] is not None, -i)),
+                              marks, filters.page)
+        unread_total = 0 if filters.status == READ else len(ids) - sum(
+            1 for mark in marks.values() if mark[0] or mark[1] or mark[2])
+        total = unread_total + len(marked_read)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         number = min(max(1, filters.page), pages)
-        shown = [-key for _, key in listed[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]]
+        start, stop = (number - 1) * PAGE_SIZE, number * PAGE_SIZE
+        shown = []
+        if start < unread_total:
+            skipped = 0
+            for notification_id in reversed(ids):
+                if notification_id in marks and any(marks[notification_id]):
+                    continue
+                if skipped >= start:
+                    shown.append(notification_id)
+                    if len(shown) == stop - start:
+                        break
+                skipped += 1
+        shown += marked_read[max(0, start - unread_total):max(0, stop - unread_total)]
+        return self._shown(shown[:PAGE_SIZE], marks, total, number, pages)
+
+    def _page(self, ordered: list[int], marks: dict, number: int) -> Page:
+        pages = max(1, math.ceil(len(ordered) / PAGE_SIZE))
+        number = min(max(1, number), pages)
+        shown = ordered[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
+        return self._shown(shown, marks, len(ordered), number, pages)
+
+    def _shown(self, shown: list[int], marks: dict, total: int, number: int,
+               pages: int) -> Page:
         notices = {n.id: n for n in self._session.scalars(
             select(N).where(N.id.in_(shown)))} if shown else {}
         return Page(self._entries([(notices[i], *marks.get(i, (None, None, None))[:2])
@@ -239,6 +282,21 @@ class Inbox:
         self._session.commit()
 
 
+def _wanted(mark: tuple | None, status: str | None) -> bool:
+    """Whether a notice with these marks (read, archived, deleted) is listed for
+    ``status``: never when deleted, archived ones only for ARCHIVED."""
+    read_at, archived_at, deleted_at = mark or (None, None, None)
+    if deleted_at or (archived_at is not None) != (status == ARCHIVED):
+        return False
+    return not ((status == UNREAD and read_at) or (status == READ and not read_at))
+
+
+def _holds(ids: list[int], notification_id: int) -> bool:
+    """Whether the sorted ``ids`` hold ``notification_id``."""
+    at = bisect.bisect_left(ids, notification_id)
+    return at < len(ids) and ids[at] == notification_id
+
+
 def _encode(made: float, through: int, ids: list[int]) -> str:
     return f"{made}|{through}|{','.join(map(str, ids))}"
 
@@ -247,4 +305,4 @@ def _decode(raw: str | None) -> tuple[float, int, list[int]] | None:
     if not raw:
         return None
     made, through, ids = raw.split("|", 2)
-    return float(made), int(through), [int(i) for i in ids.split(",") if i]
+    return float(made), int(through), list(map(int, ids.split(","))) if ids else []

@@ -6,13 +6,21 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
-from tests.notifications.conftest import GRENOBLE, notice, partner_token, published, rate
+from tests.notifications.conftest import (
+    GRENOBLE,
+    notice,
+    partner_token,
+    published,
+    rate,
+    without_sample_notices,
+)
 from tests.oidc.conftest import register
 
 SITE = "https://compte-atmp.example"
 
 
 def test_badge_list_and_one_notice(page, issuer, demo):
+    without_sample_notices(demo)
     partner = register(demo, "--name", "Compte AT/MP", "--redirect-uri", f"{SITE}/callback",
                        "--initiate-login-uri", f"{SITE}/initier", "--service", "ATMP",
                        "--service", "PPREV")

@@ -7,12 +7,13 @@ import itertools
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from idp.accounts.models import Account
 from idp.demo import PEOPLE
 from idp.extensions import db
-from tests.conftest import sign_in
+from idp.notifications.models import Notification
+from tests.conftest import load_demo, sign_in
 from tests.oidc import conftest as oidc_fixtures
 from tests.oidc.conftest import Partner, register
 
@@ -25,6 +26,20 @@ VILLEURBANNE = "52814432200021"  # Karim's (DSN and DUCS only)
 CLIENT = "44231785500017"  # a client of the cabinet's portfolio, its DSN filed by it
 CABINET = "43917721300014"
 _keys = itertools.count(1)
+
+
+def without_sample_notices(app):
+    """Remove the demo's sample notices (each test counts its own); return ``app``."""
+    with app.app_context():
+        db.session.execute(delete(Notification))
+        db.session.commit()
+    return app
+
+
+@pytest.fixture
+def demo(app):
+    """The demo data without its sample notices."""
+    return without_sample_notices(load_demo(app))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from idp.habilitations.deps import habilitation_service
 from idp.habilitations.models import DeclarantLink
 from idp.models_common import utcnow
 from idp.notifications.inbox import VISIBLE_SECONDS
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, load_demo
 from tests.notifications.conftest import (
     CLIENT,
     GRENOBLE,
@@ -148,6 +148,38 @@ def test_filters_and_pages(demo, issuer, token):
     assert "Le SIRET compte 14 chiffres." in refused
     for bad in ("?page=%C2%B2", "?page=99999999999", "?service=XXX", "?statut=x"):
         assert sophie.get(f"/compte/notifications{bad}").status_code == 200
+
+
+def test_the_unfiltered_pages_match_the_filtered_ones_across_every_mark(demo, issuer, token):
+    # The unfiltered list walks the kept ids, the filtered one sorts the rows: both orders
+    # must agree on every page and status, with read notices across a page's boundary.
+    ids = [published(issuer, token, notice(GRENOBLE, title=f"Avis {n:02d}")) for n in range(45)]
+    sophie = browser_of(demo, "Sophie")
+    for notification_id in ids[3:28:2]:
+        assert sophie.get(f"/compte/notifications/{notification_id}").status_code == 200
+    for notification_id, action in ((ids[5], "archiver"), (ids[30], "archiver"),
+                                    (ids[7], "supprimer"), (ids[40], "supprimer")):
+        assert press(sophie, notification_id, action).status_code == 302
+    assert badge(sophie) == 45 - 13 - 2
+    for status in ("", "non-lues", "lues", "archivees"):
+        for number in (1, 2, 3):
+            query = f"?statut={status}&page={number}"
+            assert titles(sophie, query) == titles(sophie, f"{query}&siret={GRENOBLE}"), query
+    listed = titles(sophie) + titles(sophie, "?page=2")
+    assert listed[:20] == [f"Avis {n:02d}" for n in range(44, 2, -1)
+                           if n not in (30, 40) and not (3 <= n < 28 and n % 2)][:20]
+    assert titles(sophie, "?page=3")[-1] == "Avis 03"  # the oldest read one ends the list
+    assert titles(sophie, "?statut=archivees") == ["Avis 30", "Avis 05"]
+
+
+def test_the_demo_publishes_its_sample_notices_once(demo, issuer):
+    load_demo(load_demo(demo))  # loaded twice more: still one of each
+    assert titles(browser_of(demo, "Élodie")) == ["Votre taux AT/MP 2027"]
+    assert titles(browser_of(demo, "Sophie")) == [
+        "Nouveau programme de prévention des risques routiers", "Votre taux AT/MP 2027"]
+    # The firm: its assistant through the portfolio, its administrator by the DSN link.
+    assert titles(browser_of(demo, "Julie")) == ["Votre taux AT/MP 2027"]
+    assert titles(browser_of(demo, "Marc")) == ["Votre taux AT/MP 2027"]
 
 
 def test_only_the_company_downloads_the_official_document(demo, issuer, token):

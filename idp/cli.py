@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -39,18 +41,40 @@ def _importer() -> DirectoryImporter:
     return DirectoryImporter(db.session, audit_journal())
 
 
-def _print_report(report: ImportReport, what: str) -> None:
+def _print_report(report: ImportReport, what: str, rejects: Path | None) -> None:
     if report.ok:
         click.echo(f"{report.file} : {report.rows} {what} lu(s), {report.created} créé(s), "
                    f"{report.updated} mis à jour.")
+        if report.error_count:
+            click.echo(f"{report.file} : {report.error_count} ligne(s) écartée(s), "
+                       f"détail dans {rejects}.")
         return
     for error in report.errors:
         click.echo(f"{report.file}, {error}", err=True)
     hidden = report.error_count - len(report.errors)
     if hidden:
         click.echo(f"… et {hidden} autre(s) ligne(s) en erreur.", err=True)
-    click.echo(f"{report.file} : {report.error_count} ligne(s) en erreur, rien n'a été importé.",
-               err=True)
+    beyond = f" (plus que --max-errors {report.max_errors})" if report.max_errors else ""
+    click.echo(f"{report.file} : {report.error_count} ligne(s) en erreur{beyond}, rien n'a été "
+               "importé.", err=True)
+
+
+def _import_file(path: Path, run, what: str, max_errors: int) -> None:
+    """One file through ``run``; with ``max_errors`` its bad rows go to ``<file>.rejets.csv``
+    beside it (line, reason), kept even when the file is refused."""
+    rejects = path.with_name(path.name + ".rejets.csv") if max_errors else None
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if rejects is not None:
+            writer = csv.writer(stack.enter_context(rejects.open("w", newline="",
+                                                                 encoding="utf-8")))
+            writer.writerow(("ligne", "raison"))
+        with path.open("rb") as stream:
+            report = run(stream, path.name, max_errors=max_errors, set_aside=(
+                (lambda error: writer.writerow((error.line, error.reason))) if writer else None))
+    _print_report(report, what, rejects)
+    if not report.ok:
+        raise SystemExit(1)
 
 
 @directory_cli.command("import")
@@ -58,20 +82,16 @@ def _print_report(report: ImportReport, what: str) -> None:
 @click.option("--unites-legales", "companies", type=click.Path(exists=True, dir_okay=False,
                                                                path_type=Path),
               help="Fichier StockUniteLegale (siren, denominationUniteLegale) à importer avant.")
-def import_directory(establishments: Path, companies: Path | None) -> None:
-    """Importe un fichier SIRENE StockEtablissement (CSV) ; chaque fichier est tout ou rien."""
+@click.option("--max-errors", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Lignes en erreur tolérées par fichier : elles sont écartées (détail dans "
+                   "FICHIER.rejets.csv) et le reste est importé. 0 : tout ou rien.")
+def import_directory(establishments: Path, companies: Path | None, max_errors: int) -> None:
+    """Importe un fichier SIRENE StockEtablissement (CSV), tout ou rien par défaut."""
     importer = _importer()
     if companies:
-        with companies.open("rb") as stream:
-            report = importer.import_companies(stream, companies.name)
-        _print_report(report, "unité(s) légale(s)")
-        if not report.ok:
-            raise SystemExit(1)
-    with establishments.open("rb") as stream:
-        report = importer.import_establishments(stream, establishments.name)
-    _print_report(report, "établissement(s)")
-    if not report.ok:
-        raise SystemExit(1)
+        _import_file(companies, importer.import_companies, "unité(s) légale(s)", max_errors)
+    _import_file(establishments, importer.import_establishments, "établissement(s)",
+                 max_errors)
 
 
 @idp_cli.command("demo")

@@ -1,13 +1,16 @@
 """Import of the INSEE SIRENE stock files into the directory (RCD).
 
 Streams the CSV in batches inside one transaction: a file of a million rows never sits in
-memory, and a file with a bad row imports nothing (all-or-nothing per file).
+memory. By default a file with a bad row imports nothing (all-or-nothing per file); with
+``max_errors`` (the national stock, where a handful of odd rows must not block millions) up
+to that many bad rows are set aside, each handed to ``set_aside`` with its line and reason,
+and the rest imported. A file whose header or encoding is wrong imports nothing either way.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -51,17 +54,29 @@ class ImportReport:
     updated: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
+    max_errors: int = 0
+    unreadable: bool = False
+    set_aside: Callable[[RowError], None] | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether the file was imported (no bad row)."""
-        return self.error_count == 0
+        """Whether the file is imported: readable, and no more bad rows than allowed."""
+        return not self.unreadable and self.error_count <= self.max_errors
 
     def reject(self, line: int, reason: str) -> None:
-        """Record a bad row (only the first ones are kept in full)."""
+        """Record a bad row (only the first ones are kept in full; every one goes to
+        ``set_aside``)."""
         self.error_count += 1
+        error = RowError(line, reason)
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(RowError(line, reason))
+            self.errors.append(error)
+        if self.set_aside is not None:
+            self.set_aside(error)
+
+    def refuse(self, line: int, reason: str) -> None:
+        """Record what makes the whole file unreadable (header, encoding, CSV syntax)."""
+        self.unreadable = True
+        self.reject(line, reason)
 
 
 class RowRejected(Exception):
@@ -143,14 +158,14 @@ def _rows(stream: BinaryIO, required: tuple[str, ...], report: ImportReport) -> 
     try:
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            report.reject(1, "colonne(s) obligatoire(s) absente(s) : " + ", ".join(missing))
+            report.refuse(1, "colonne(s) obligatoire(s) absente(s) : " + ", ".join(missing))
             return
         for row in reader:
             yield reader.line_num, row
     except UnicodeDecodeError:
-        report.reject(reader.line_num + 1, "le fichier doit être encodé en UTF-8")
+        report.refuse(reader.line_num + 1, "le fichier doit être encodé en UTF-8")
     except csv.Error as exc:
-        report.reject(reader.line_num, f"CSV illisible ({exc})")
+        report.refuse(reader.line_num, f"CSV illisible ({exc})")
 
 
 class DirectoryImporter:
@@ -160,19 +175,24 @@ class DirectoryImporter:
         self._session = session
         self._journal = journal
 
-    def import_companies(self, stream: BinaryIO, name: str) -> ImportReport:
+    def import_companies(self, stream: BinaryIO, name: str, max_errors: int = 0,
+                         set_aside: Callable[[RowError], None] | None = None) -> ImportReport:
         """Import a StockUniteLegale-style file: company names by SIREN."""
-        return self._import(stream, name, COMPANY_COLUMNS, _company, "siren",
+        report = ImportReport(file=name, max_errors=max_errors, set_aside=set_aside)
+        return self._import(stream, report, COMPANY_COLUMNS, _company, "siren",
                             self._write_companies, "directory.import_companies")
 
-    def import_establishments(self, stream: BinaryIO, name: str) -> ImportReport:
+    def import_establishments(self, stream: BinaryIO, name: str, max_errors: int = 0,
+                              set_aside: Callable[[RowError], None] | None = None,
+                              ) -> ImportReport:
         """Import a StockEtablissement-style file."""
-        return self._import(stream, name, ESTABLISHMENT_COLUMNS, _establishment, "siret",
+        report = ImportReport(file=name, max_errors=max_errors, set_aside=set_aside)
+        return self._import(stream, report, ESTABLISHMENT_COLUMNS, _establishment, "siret",
                             self._write_establishments, "directory.import_establishments")
 
-    def _import(self, stream, name, columns, parse, key, write, action) -> ImportReport:
-        """Parse each row, write valid rows in batches, undo everything if any row is bad."""
-        report = ImportReport(file=name)
+    def _import(self, stream, report, columns, parse, key, write, action) -> ImportReport:
+        """Parse each row, write valid rows in batches, undo everything if the file is
+        unreadable or holds more bad rows than allowed."""
         batch: dict[str, dict] = {}
         for line, row in _rows(stream, columns, report):
             report.rows += 1
@@ -181,7 +201,7 @@ class DirectoryImporter:
             except RowRejected as exc:
                 report.reject(line, str(exc))
                 continue
-            if report.ok:  # after a bad row nothing is written: only errors are collected
+            if report.ok:  # past the allowed bad rows nothing is written: errors are collected
                 batch[record[key]] = record  # a key twice in one batch: the last row wins
                 if len(batch) >= BATCH_SIZE:
                     write(batch, report)
@@ -233,12 +253,13 @@ class DirectoryImporter:
         if report.ok:
             outcome = "success"
         else:
-            self._session.rollback()  # all-or-nothing: a bad row undoes the whole file
+            self._session.rollback()  # all-or-nothing: the whole file is undone
             report.created = report.updated = 0
             outcome = "failure"
         self._journal.record(action, outcome, details={
             "file": report.file, "rows": report.rows, "created": report.created,
             "updated": report.updated, "errors": report.error_count,
+            "max_errors": report.max_errors,
         })
         self._session.commit()
         return report

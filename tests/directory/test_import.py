@@ -111,6 +111,58 @@ def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_imported(app, tm
         assert event.details["errors"] == 6
 
 
+def test_max_errors_sets_bad_rows_aside_with_their_line_and_reason(app, tmp_path):
+    path = write_csv(tmp_path / "etab.csv", [
+        row("73282932000074"),                                  # line 2: good
+        row("73282932000075"),                                  # line 3: bad key
+        row("73282932000082", siege="oui"),                     # line 4
+        row("73282932000082"),                                  # line 5: good
+    ])
+    result = run_import(app, path, "--max-errors", "2")
+    assert result.exit_code == 0, result.output
+    assert "etab.csv : 4 établissement(s) lu(s), 2 créé(s), 0 mis à jour." in result.output
+    assert f"2 ligne(s) écartée(s), détail dans {path}.rejets.csv." in result.output
+    with (tmp_path / "etab.csv.rejets.csv").open(encoding="utf-8") as stream:
+        assert list(csv.reader(stream)) == [
+            ["ligne", "raison"],
+            ["3", "SIRET « 73282932000075 » invalide (clé de contrôle)"],
+            ["4", "etablissementSiege doit valoir true ou false"]]
+    assert count(app, Establishment) == 2
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "directory.import_establishments")).one()
+        assert (event.outcome, event.details["errors"], event.details["max_errors"]) == (
+            "success", 2, 2)
+
+
+def test_more_bad_rows_than_allowed_import_nothing_and_keep_the_report(app, tmp_path):
+    path = write_csv(tmp_path / "etab.csv", [
+        row("73282932000074"), row("73282932000075"), row("73282932000082", state="X"),
+        row("7328293200008")])
+    result = run_import(app, path, "--max-errors", "2")
+    assert result.exit_code == 1
+    assert "3 ligne(s) en erreur (plus que --max-errors 2), rien n'a été importé." \
+        in result.output
+    assert count(app, Establishment) == 0
+    lines = (tmp_path / "etab.csv.rejets.csv").read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[0] for line in lines] == ["ligne", "3", "4", "5"]
+
+
+def test_max_errors_does_not_excuse_a_wrong_header_or_encoding(app, tmp_path):
+    header = [c for c in HEADER if c != "siret"]
+    path = write_csv(tmp_path / "etab.csv", [row("73282932000074")], header=header)
+    assert run_import(app, path, "--max-errors", "100").exit_code == 1
+    broken = tmp_path / "latin1.csv"
+    write_csv(broken, [row("73282932000074"), row("73282932000082", name="SOCIÉTÉ")])
+    broken.write_bytes(broken.read_bytes().replace("SOCIÉTÉ".encode(), "SOCIÉTÉ".encode(
+        "latin-1")))
+    result = run_import(app, broken, "--max-errors", "100")
+    assert result.exit_code == 1
+    assert "le fichier doit être encodé en UTF-8" in result.output
+    assert count(app, Establishment) == 0
+    assert "--max-errors" in run_import(app, path, "--max-errors", "-1").output
+
+
 def test_missing_column_is_reported_on_line_one(app, tmp_path):
     header = [c for c in HEADER if c != "etatAdministratifEtablissement"]
     path = write_csv(tmp_path / "etab.csv", [row("73282932000074")], header=header)

@@ -83,9 +83,17 @@ class RowRejected(Exception):
     """A row that cannot be imported, with the reason in French."""
 
 
+NON_DIFFUSIBLE = "[ND]"  # what the open data prints in place of a withheld value
+
+
 def _text(row: dict, column: str) -> str | None:
     value = (row.get(column) or "").strip()
-    return value or None
+    return value if value and value != NON_DIFFUSIBLE else None
+
+
+def _diffusible(row: dict, column: str) -> bool:
+    """False for statutDiffusion P (partly diffusible) or N; absent means diffusible."""
+    return (_text(row, column) or "O") not in ("P", "N")
 
 
 def _check_siren(value: str | None) -> str:
@@ -131,6 +139,7 @@ def _establishment(row: dict) -> dict:
         "postal_code": _text(row, "codePostalEtablissement"),
         "city": _text(row, "libelleCommuneEtablissement"),
         "active": state == "A",
+        "diffusible": _diffusible(row, "statutDiffusionEtablissement"),
         "updated_at": utcnow(),
     }
 
@@ -141,9 +150,11 @@ def _company(row: dict) -> dict:
     name = _text(row, "denominationUniteLegale") or " ".join(
         p for p in (_text(row, "prenom1UniteLegale"), _text(row, "nomUniteLegale")) if p
     )
-    if not name:
+    diffusible = _diffusible(row, "statutDiffusionUniteLegale")
+    if not name and diffusible:
         raise RowRejected("denominationUniteLegale vide")
-    return {"siren": siren, "name": name, "updated_at": utcnow()}
+    return {"siren": siren, "name": name or None, "diffusible": diffusible,
+            "updated_at": utcnow()}
 
 
 def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
@@ -219,7 +230,8 @@ class DirectoryImporter:
             return
         existing = self._count_existing(Company.siren, batch)
         upsert(self._session, Company.__table__, list(batch.values()), ["siren"],
-               lambda excluded: {"name": excluded.name, "updated_at": excluded.updated_at})
+               lambda excluded: {"name": excluded.name, "diffusible": excluded.diffusible,
+                                 "updated_at": excluded.updated_at})
         report.updated += existing
         report.created += len(batch) - existing
         batch.clear()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from flask_babel import gettext as _
+from sqlalchemy import Boolean, ForeignKey, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.extensions import db
@@ -19,6 +20,9 @@ class Company(db.Model):
     siren: Mapped[str] = mapped_column(String(9), primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
     legal_representative: Mapped[str | None] = mapped_column(String(200))
+    # False for a unit whose data INSEE does not publish (statutDiffusion P): no name is
+    # kept for it, and pages say so rather than show the open data's « [ND] ».
+    diffusible: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     establishments: Mapped[list[Establishment]] = relationship(back_populates="company")
@@ -41,14 +45,21 @@ class Establishment(db.Model):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     city: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    diffusible: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     company: Mapped[Company] = relationship(back_populates="establishments")
 
     @property
     def display_name(self) -> str:
-        """The establishment's name, else its company's, else its SIRET."""
-        return self.name or (self.company.name if self.company else None) or self.siret
+        """The establishment's name, else its company's, else « Informations non
+        diffusibles » for a non-diffusible unit, else its SIRET."""
+        named = self.name or (self.company.name if self.company else None)
+        if named:
+            return named
+        if not self.diffusible or (self.company is not None and not self.company.diffusible):
+            return _("Informations non diffusibles")
+        return self.siret
 
     @property
     def address(self) -> str:

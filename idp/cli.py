@@ -43,8 +43,9 @@ def _importer() -> DirectoryImporter:
 
 def _print_report(report: ImportReport, what: str, rejects: Path | None) -> None:
     if report.ok:
+        closed = f", {report.closed} fermé(s)" if report.closed else ""
         click.echo(f"{report.file} : {report.rows} {what} lu(s), {report.created} créé(s), "
-                   f"{report.updated} mis à jour.")
+                   f"{report.updated} mis à jour{closed}, {report.unchanged} inchangé(s).")
         if report.error_count:
             click.echo(f"{report.file} : {report.error_count} ligne(s) écartée(s), "
                        f"détail dans {rejects}.")

@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 
 
 def upsert(session: Session, table: Table, rows: list[dict], key: list[str],
-           update: dict | None = None) -> None:
+           update: dict | None = None, where=None) -> None:
     """INSERT ``rows`` into ``table``; on a ``key`` conflict apply ``update`` (or do nothing).
 
     ``update`` maps a column to the value it takes, built from ``excluded`` (see
-    ``excluded_columns``); both dialects spell this ``ON CONFLICT … DO UPDATE``.
+    ``excluded_columns``), only where ``where(excluded)`` holds when given; both dialects
+    spell this ``ON CONFLICT … DO UPDATE … WHERE``.
     """
     if not rows:
         return
@@ -23,8 +24,8 @@ def upsert(session: Session, table: Table, rows: list[dict], key: list[str],
         statement = statement.on_conflict_do_nothing(index_elements=key)
     else:
         statement = statement.on_conflict_do_update(
-            index_elements=key, set_=update(statement.excluded)
-        )
+            index_elements=key, set_=update(statement.excluded),
+            where=where(statement.excluded) if where else None)
     session.execute(statement)
 
 

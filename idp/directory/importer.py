@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.exceptions import ValidationError
 from stdnum.fr import siren as stdnum_siren
@@ -52,6 +52,8 @@ class ImportReport:
     rows: int = 0
     created: int = 0
     updated: int = 0
+    closed: int = 0  # establishments active before, closed (état F) in this file
+    unchanged: int = 0  # rows equal to what is stored: not written, updated_at kept
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
     max_errors: int = 0
@@ -220,27 +222,44 @@ class DirectoryImporter:
             write(batch, report)
         return self._finish(action, report)
 
-    def _count_existing(self, column, keys) -> int:
-        return self._session.scalar(
-            select(func.count()).select_from(column.table).where(column.in_(list(keys)))
-        )
+    def _changed(self, table, key: str, batch: dict[str, dict],
+                 report: ImportReport) -> list[dict]:
+        # The batch's rows that are new or differ from the stored ones, counted; the others
+        # are not written at all, so a monthly re-import rewrites only what moved.
+        compared = [c for c in next(iter(batch.values())) if c not in (key, "updated_at")]
+        stored = {found[0]: tuple(found[1:]) for found in self._session.execute(
+            select(table.c[key], *(table.c[c] for c in compared))
+            .where(table.c[key].in_(list(batch))))}
+        written = []
+        for name, record in batch.items():
+            before = stored.get(name)
+            if before is None:
+                report.created += 1
+            elif before == tuple(record[c] for c in compared):
+                report.unchanged += 1
+                continue
+            elif "active" in compared and before[compared.index("active")] \
+                    and not record["active"]:
+                report.closed += 1
+            else:
+                report.updated += 1
+            written.append(record)
+        return written
 
     def _write_companies(self, batch: dict[str, dict], report: ImportReport) -> None:
         if not batch:
             return
-        existing = self._count_existing(Company.siren, batch)
-        upsert(self._session, Company.__table__, list(batch.values()), ["siren"],
+        upsert(self._session, Company.__table__,
+               self._changed(Company.__table__, "siren", batch, report), ["siren"],
                lambda excluded: {"name": excluded.name, "diffusible": excluded.diffusible,
                                  "updated_at": excluded.updated_at})
-        report.updated += existing
-        report.created += len(batch) - existing
         batch.clear()
 
     def _write_establishments(self, batch: dict[str, dict], report: ImportReport) -> None:
         if not batch:
             return
         # Companies first (foreign key). A company not named by a StockUniteLegale file
-        # takes its siège's name until one is imported.
+        # takes its siège's name until one is imported; a named one is not written.
         companies: dict[str, dict] = {}
         for row in batch.values():
             if row["siren"] not in companies or row["is_headquarters"]:
@@ -251,14 +270,14 @@ class DirectoryImporter:
                 }
         company_table = Company.__table__
         upsert(self._session, company_table, list(companies.values()), ["siren"],
-               lambda excluded: {"name": func.coalesce(company_table.c.name, excluded.name)})
+               lambda excluded: {"name": excluded.name},
+               where=lambda excluded: company_table.c.name.is_(None)
+               & excluded.name.is_not(None))
 
-        existing = self._count_existing(Establishment.siret, batch)
         columns = [c for c in next(iter(batch.values())) if c != "siret"]
-        upsert(self._session, Establishment.__table__, list(batch.values()), ["siret"],
+        upsert(self._session, Establishment.__table__,
+               self._changed(Establishment.__table__, "siret", batch, report), ["siret"],
                lambda excluded: {c: getattr(excluded, c) for c in columns})
-        report.updated += existing
-        report.created += len(batch) - existing
         batch.clear()
 
     def _finish(self, action: str, report: ImportReport) -> ImportReport:
@@ -266,11 +285,12 @@ class DirectoryImporter:
             outcome = "success"
         else:
             self._session.rollback()  # all-or-nothing: the whole file is undone
-            report.created = report.updated = 0
+            report.created = report.updated = report.closed = report.unchanged = 0
             outcome = "failure"
         self._journal.record(action, outcome, details={
             "file": report.file, "rows": report.rows, "created": report.created,
-            "updated": report.updated, "errors": report.error_count,
+            "updated": report.updated, "closed": report.closed,
+            "unchanged": report.unchanged, "errors": report.error_count,
             "max_errors": report.max_errors,
         })
         self._session.commit()

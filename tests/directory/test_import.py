@@ -120,7 +120,8 @@ def test_max_errors_sets_bad_rows_aside_with_their_line_and_reason(app, tmp_path
     ])
     result = run_import(app, path, "--max-errors", "2")
     assert result.exit_code == 0, result.output
-    assert "etab.csv : 4 établissement(s) lu(s), 2 créé(s), 0 mis à jour." in result.output
+    assert "etab.csv : 4 établissement(s) lu(s), 2 créé(s), 0 mis à jour, 0 inchangé(s)." \
+        in result.output
     assert f"2 ligne(s) écartée(s), détail dans {path}.rejets.csv." in result.output
     with (tmp_path / "etab.csv.rejets.csv").open(encoding="utf-8") as stream:
         assert list(csv.reader(stream)) == [
@@ -179,11 +180,49 @@ def test_reimport_updates_instead_of_duplicating(app, tmp_path):
                      row("73282932000082", siege="false", name="NOUVELLE AGENCE")])
     result = run_import(app, path)
     assert result.exit_code == 0
-    assert "2 établissement(s) lu(s), 1 créé(s), 1 mis à jour." in result.output
+    assert "2 établissement(s) lu(s), 1 créé(s), 0 mis à jour, 1 fermé(s), 0 inchangé(s)." \
+        in result.output
     with app.app_context():
         renamed = db.session.get(Establishment, "73282932000074")
         assert (renamed.name, renamed.active) == ("NOUVEAU NOM", False)
     assert count(app, Establishment) == 2
+
+
+def test_a_newer_stock_updates_closes_and_leaves_the_rest_untouched(app, tmp_path, clock):
+    rows = [row("73282932000074"), row("73282932000082", siege="false", name="AGENCE"),
+            row("81234567600017", name="BOULANGERIE")]
+    path = write_csv(tmp_path / "etab.csv", rows)
+    assert run_import(app, path).exit_code == 0
+
+    def stamps():
+        with app.app_context():
+            return {**{e.siret: e.updated_at for e in db.session.scalars(select(Establishment))},
+                    **{c.siren: c.updated_at for c in db.session.scalars(select(Company))}}
+
+    before = stamps()
+    clock.advance(3600)
+    assert "3 établissement(s) lu(s), 0 créé(s), 0 mis à jour, 3 inchangé(s)." in run_import(
+        app, path).output
+    assert stamps() == before
+    write_csv(path, [rows[0], row("73282932000082", siege="false", name="AGENCE", state="F"),
+                     row("81234567600017", name="BOULANGERIE", numeroVoieEtablissement="12"),
+                     row("55203253400646")])
+    result = run_import(app, path)
+    assert "4 établissement(s) lu(s), 1 créé(s), 1 mis à jour, 1 fermé(s), 1 inchangé(s)." \
+        in result.output
+    after = stamps()
+    assert after["73282932000074"] == before["73282932000074"]
+    assert after["732829320"] == before["732829320"] and after["812345676"] == before[
+        "812345676"]
+    assert after["73282932000082"] > before["73282932000082"]
+    with app.app_context():
+        assert db.session.get(Establishment, "73282932000082").active is False
+        assert db.session.get(Establishment, "81234567600017").street_number == "12"
+        event = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "directory.import_establishments")
+            .order_by(AuditEvent.id.desc())).first()
+        assert [event.details[k] for k in ("created", "updated", "closed", "unchanged")] == [
+            1, 1, 1, 1]
 
 
 def test_unites_legales_rename_companies_on_reimport(app, tmp_path):

@@ -22,6 +22,7 @@ from stdnum.fr import siret as stdnum_siret
 
 from idp.audit.service import AuditJournal
 from idp.db_helpers import upsert
+from idp.directory.bulk import StagedMerge
 from idp.directory.models import Company, Establishment
 from idp.models_common import utcnow
 
@@ -192,21 +193,26 @@ class DirectoryImporter:
                          set_aside: Callable[[RowError], None] | None = None) -> ImportReport:
         """Import a StockUniteLegale-style file: company names by SIREN."""
         report = ImportReport(file=name, max_errors=max_errors, set_aside=set_aside)
-        return self._import(stream, report, COMPANY_COLUMNS, _company, "siren",
-                            self._write_companies, "directory.import_companies")
+        return self._import(stream, report, COMPANY_COLUMNS, _company, Company.__table__,
+                            "siren", self._write_companies, "directory.import_companies")
 
     def import_establishments(self, stream: BinaryIO, name: str, max_errors: int = 0,
                               set_aside: Callable[[RowError], None] | None = None,
                               ) -> ImportReport:
         """Import a StockEtablissement-style file."""
         report = ImportReport(file=name, max_errors=max_errors, set_aside=set_aside)
-        return self._import(stream, report, ESTABLISHMENT_COLUMNS, _establishment, "siret",
-                            self._write_establishments, "directory.import_establishments")
+        return self._import(stream, report, ESTABLISHMENT_COLUMNS, _establishment,
+                            Establishment.__table__, "siret", self._write_establishments,
+                            "directory.import_establishments")
 
-    def _import(self, stream, report, columns, parse, key, write, action) -> ImportReport:
-        """Parse each row, write valid rows in batches, undo everything if the file is
-        unreadable or holds more bad rows than allowed."""
+    def _import(self, stream, report, columns, parse, table, key, write,
+                action) -> ImportReport:
+        """Parse each row, write valid rows (COPY then one merge on PostgreSQL, batches
+        elsewhere), undo everything if the file is unreadable or holds more bad rows than
+        allowed."""
         batch: dict[str, dict] = {}
+        staged: StagedMerge | None = None
+        bulk = self._session.get_bind().dialect.name == "postgresql"
         for line, row in _rows(stream, columns, report):
             report.rows += 1
             try:
@@ -214,11 +220,22 @@ class DirectoryImporter:
             except RowRejected as exc:
                 report.reject(line, str(exc))
                 continue
-            if report.ok:  # past the allowed bad rows nothing is written: errors are collected
-                batch[record[key]] = record  # a key twice in one batch: the last row wins
-                if len(batch) >= BATCH_SIZE:
-                    write(batch, report)
-        if report.ok:
+            if not report.ok:  # past the allowed bad rows nothing is written
+                continue
+            if bulk:
+                staged = staged or StagedMerge(self._session, table, key, list(record))
+                staged.add(line, record)
+                continue
+            batch[record[key]] = record  # a key twice in one batch: the last row wins
+            if len(batch) >= BATCH_SIZE:
+                write(batch, report)
+        if staged is not None:
+            staged.close()
+            if report.ok:
+                if table is Establishment.__table__:
+                    staged.name_companies()  # the foreign key first
+                staged.merge(report)
+        elif report.ok:
             write(batch, report)
         return self._finish(action, report)
 

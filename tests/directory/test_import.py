@@ -225,6 +225,16 @@ def test_a_newer_stock_updates_closes_and_leaves_the_rest_untouched(app, tmp_pat
             1, 1, 1, 1]
 
 
+def test_a_siret_twice_in_one_file_keeps_its_last_row(app, tmp_path):
+    path = write_csv(tmp_path / "etab.csv", [row("73282932000074", name="PREMIER"),
+                                             row("73282932000082", siege="false"),
+                                             row("73282932000074", name="DERNIER")])
+    assert "3 établissement(s) lu(s), 2 créé(s)" in run_import(app, path).output
+    with app.app_context():
+        assert db.session.get(Establishment, "73282932000074").name == "DERNIER"
+        assert db.session.get(Company, "732829320").name == "DERNIER"
+
+
 def test_unites_legales_rename_companies_on_reimport(app, tmp_path):
     establishments = write_csv(tmp_path / "etab.csv", [row("73282932000074")])
     companies = tmp_path / "ul.csv"

@@ -26,14 +26,15 @@ class StagedMerge:
         self._table = table
         self._key = key
         self._columns = columns
-        session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+        session.execute(text(f"DROP TABLE IF EXISTS pg_temp.{STAGING}"))
         # The temporary table lives as long as the file's transaction; ``line`` orders the
         # rows of one key (the last one wins, as in the batched path).
         session.execute(text(
             f"CREATE TEMPORARY TABLE {STAGING} ON COMMIT DROP AS SELECT "
             f"{', '.join(columns)}, 0::bigint AS line FROM {table.name} WITH NO DATA"))
-        cursor = session.connection().connection.driver_connection.cursor()
-        self._copy = cursor.copy(f"COPY {STAGING} ({', '.join(columns)}, line) FROM STDIN")
+        self._cursor = session.connection().connection.driver_connection.cursor()
+        self._copy = self._cursor.copy(
+            f"COPY {STAGING} ({', '.join(columns)}, line) FROM STDIN")
         self._writer = self._copy.__enter__()
 
     def add(self, line: int, record: dict) -> None:
@@ -44,6 +45,7 @@ class StagedMerge:
         """End the COPY (before the merge, or when the file is refused)."""
         if self._writer is not None:
             self._copy.__exit__(None, None, None)
+            self._cursor.close()
             self._writer = None
 
     def merge(self, report) -> None:

@@ -31,10 +31,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import make_url
 from stdnum import luhn
 
-from bench.load import _create_database_if_missing
+from bench.load import _create_database_if_missing, refuse_unless_bench
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_directory"
 SECRET_KEY = "bench-secret-key"  # noqa: S105
@@ -215,7 +214,7 @@ def show(title: str, results) -> None:
     print(f"\n{title}")
     for name, rows, elapsed, report in results:
         counts = ", ".join(f"{field} {getattr(report, field):,}" for field in (
-            "created", "updated", "closed", "unchanged") if hasattr(report, field))
+            "created", "updated", "closed", "unchanged"))
         print(f"  {name:<24} {rows:>11,} rows {elapsed:8.1f} s {rows / elapsed:>10,.0f} rows/s"
               f"   ({counts})")
 
@@ -228,9 +227,7 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.01)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
-    url = make_url(args.database_url)
-    if "bench" not in (url.database or ""):
-        raise SystemExit(f"refused: database {url.database!r} does not contain 'bench'")
+    url = refuse_unless_bench(args.database_url)
     if url.get_backend_name() == "postgresql":
         _create_database_if_missing(args.database_url)
 

@@ -43,9 +43,10 @@ from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import requests
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from bench.idp_server import free_port, idp_server
+from bench.load import refuse_unless_bench
 
 BENCH_SECRET_KEY = "bench-secret-key"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_habilitations"
@@ -843,10 +844,7 @@ def main() -> None:
     parser.add_argument("--http-probes", type=int, default=1000, help="API calls per path")
     args = parser.parse_args()
 
-    url = make_url(args.database_url)
-    if "bench" not in (url.database or ""):
-        raise SystemExit(f"refused: database {url.database!r} does not contain 'bench' "
-                         f"(this script drops its schema)")
+    url = refuse_unless_bench(args.database_url)
 
     from idp import create_app
     from idp.demo import CATALOGUE

@@ -236,6 +236,16 @@ def bench_environment(smtp_port: int | None = None) -> dict:
     return demo_environment()
 
 
+def refuse_unless_bench(database_url: str):
+    """The URL of ``database_url``, or exit when its database's name lacks ``bench``: the
+    benchmarks drop its schema."""
+    url = make_url(database_url)
+    if "bench" not in (url.database or ""):
+        raise SystemExit(f"refused: database {url.database!r} does not contain 'bench' "
+                         f"(this script drops its schema)")
+    return url
+
+
 def _create_database_if_missing(url: str) -> None:
     """A new machine has no benchmark database yet: create it from the server's own."""
     name = make_url(url).database

@@ -30,12 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import requests
-from sqlalchemy import make_url
 from stdnum import luhn
 
 from bench.habilitations import Base, Phases, latency_summary, luhn_check_sql
 from bench.idp_server import free_port, idp_server
-from bench.load import _create_database_if_missing
+from bench.load import _create_database_if_missing, refuse_unless_bench
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_notifications"
 SITE = "https://compte-atmp.bench.example"
@@ -259,9 +258,7 @@ def main() -> None:
                         help="notices the sender fans out while timed")
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
-    url = make_url(args.database_url)
-    if "bench" not in (url.database or ""):
-        raise SystemExit(f"refused: database {url.database!r} does not contain 'bench'")
+    url = refuse_unless_bench(args.database_url)
     _create_database_if_missing(args.database_url)
 
     from idp import create_app

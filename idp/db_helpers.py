@@ -7,6 +7,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
+def is_postgresql(session: Session) -> bool:
+    """Whether ``session`` talks to PostgreSQL (else the embedded SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def upsert(session: Session, table: Table, rows: list[dict], key: list[str],
            update: dict | None = None, where=None) -> None:
     """INSERT ``rows`` into ``table``; on a ``key`` conflict apply ``update`` (or do nothing).
@@ -17,8 +22,7 @@ def upsert(session: Session, table: Table, rows: list[dict], key: list[str],
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if is_postgresql(session) else sqlite.insert
     statement = insert(table).values(rows)
     if update is None:
         statement = statement.on_conflict_do_nothing(index_elements=key)
@@ -34,5 +38,5 @@ def custom_plans(session: Session) -> None:
     elsewhere): psycopg prepares a statement run five times, and the server's generic plan
     for it ignores how many rows these values reach (measured: 630 ms instead of 35 ms for
     a firm's visible notices)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))

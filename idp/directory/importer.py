@@ -21,7 +21,7 @@ from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
 from idp.audit.service import AuditJournal
-from idp.db_helpers import upsert
+from idp.db_helpers import is_postgresql, upsert
 from idp.directory.bulk import StagedMerge
 from idp.directory.models import Company, Establishment
 from idp.models_common import utcnow
@@ -212,7 +212,7 @@ class DirectoryImporter:
         allowed."""
         batch: dict[str, dict] = {}
         staged: StagedMerge | None = None
-        bulk = self._session.get_bind().dialect.name == "postgresql"
+        bulk = is_postgresql(self._session)
         for line, row in _rows(stream, columns, report):
             report.rows += 1
             try:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import random
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
+from stdnum import luhn
 
 from idp.audit.models import AuditEvent
+from idp.directory import bulk as bulk_module
 from idp.directory import importer as importer_module
 from idp.directory.models import Company, Establishment
 from idp.extensions import db
@@ -272,14 +275,13 @@ def test_la_poste_sirets_follow_their_own_rule(app, tmp_path, siret, accepted):
 
 def valid_sirets(start, stop):
     """SIRETs of SIREN 732829320 with NICs start..stop-1 and a correct key."""
-    from stdnum import luhn
-
     bases = (f"73282932{n:05d}" for n in range(start, stop))
     return [base + luhn.calc_check_digit(base) for base in bases]
 
 
 def test_large_file_streams_in_batches_and_stays_all_or_nothing(app, tmp_path, monkeypatch):
     monkeypatch.setattr(importer_module, "BATCH_SIZE", 50)
+    monkeypatch.setattr(bulk_module, "CHUNK_ROWS", 50)  # the PostgreSQL path's chunks
     sirets = valid_sirets(1, 400)
     rows = [row(s, siege="true" if i == 0 else "false") for i, s in enumerate(sirets)]
     result = run_import(app, write_csv(tmp_path / "etab.csv", rows))
@@ -307,3 +309,51 @@ def test_file_that_is_not_utf8_is_refused_with_its_line(app, tmp_path):
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "etab.csv, ligne 3 : le fichier doit être encodé en UTF-8" in result.output
     assert count(app, Establishment) == 0
+
+
+def checks_in_place(app):
+    """The establishments' foreign key to companies and their SIREN index."""
+    with app.app_context():
+        schema = inspect(db.engine)
+        keys = [k["referred_table"] for k in schema.get_foreign_keys("establishments")]
+        indexes = [i["name"] for i in schema.get_indexes("establishments")]
+    return "companies" in keys and "ix_establishments_siren" in indexes
+
+
+def test_a_first_import_in_chunks_keeps_the_keys_and_indexes(app, tmp_path, monkeypatch):
+    # On PostgreSQL a first import into an empty table builds the foreign key and the index
+    # once at the end, instead of row by row: they must be back, refused file or not.
+    monkeypatch.setattr(bulk_module, "CHUNK_ROWS", 7)
+    sirets = valid_sirets(1, 40)
+    bad = [row(s, siege="false") for s in sirets]
+    bad[30]["etablissementSiege"] = "oui"
+    assert run_import(app, write_csv(tmp_path / "bad.csv", bad)).exit_code == 1
+    assert checks_in_place(app) and count(app, Establishment) == 0
+    rows = [row(s, siege="true" if i == 0 else "false") for i, s in enumerate(sirets)]
+    result = run_import(app, write_csv(tmp_path / "etab.csv", rows))
+    assert f"{len(sirets)} établissement(s) lu(s), {len(sirets)} créé(s)" in result.output
+    assert checks_in_place(app) and count(app, Establishment) == len(sirets)
+    with app.app_context():
+        assert db.session.get(Company, "732829320").name == "SOCIETE TEST"
+
+
+def test_a_row_with_a_wrong_number_of_columns_is_set_aside(app, tmp_path):
+    path = write_csv(tmp_path / "etab.csv", [row("73282932000074"), row("73282932000082")])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace("DE LA PAIX", "DE LA PAIX,BIS")  # an unquoted comma
+    path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")  # and a blank line
+    result = run_import(app, path, "--max-errors", "1")
+    assert result.exit_code == 0, result.output
+    assert "2 établissement(s) lu(s), 1 créé(s)" in result.output
+    rejects = (tmp_path / "etab.csv.rejets.csv").read_text(encoding="utf-8")
+    assert "3,14 colonne(s) au lieu de 13 (séparateur ou guillemet mal placé ?)" in rejects
+    with app.app_context():
+        assert db.session.get(Establishment, "73282932000082") is None
+
+
+def test_the_luhn_check_agrees_with_python_stdnum():
+    draw = random.Random(15)
+    numbers = ["".join(draw.choice("0123456789") for _ in range(draw.choice((9, 14))))
+               for _ in range(20_000)] + valid_sirets(0, 2000)
+    assert [importer_module.luhn_valid(n) for n in numbers] == [
+        luhn.is_valid(n) for n in numbers]

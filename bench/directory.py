@@ -217,6 +217,9 @@ def show(title: str, results) -> None:
             "created", "updated", "closed", "unchanged"))
         print(f"  {name:<24} {rows:>11,} rows {elapsed:8.1f} s {rows / elapsed:>10,.0f} rows/s"
               f"   ({counts})")
+    rows, elapsed = sum(r[1] for r in results), sum(r[2] for r in results)
+    print(f"  {'both files':<24} {rows:>11,} rows {elapsed:8.1f} s "
+          f"{rows / elapsed:>10,.0f} rows/s")
 
 
 def main() -> None:

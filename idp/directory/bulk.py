@@ -68,8 +68,7 @@ class StagedMerge:
         ``report``: created / updated / closed / unchanged."""
         if self._pending:
             self._flush()
-        self._wait()
-        self._worker.shutdown()
+        self._drain()
         for statement in self._rebuild:
             self._execute(statement)
         created, unchanged, closed, total = self._counts
@@ -80,6 +79,10 @@ class StagedMerge:
 
     def abandon(self) -> None:
         """Stop (the file is refused; the caller rolls the transaction back)."""
+        self._drain()
+
+    def _drain(self) -> None:
+        """Wait for the merge under way, and let the worker thread go even if it failed."""
         try:
             self._wait()
         finally:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 from stdnum.fr import siret as stdnum_siret
 
@@ -187,17 +187,22 @@ def _company(values: tuple[str, ...]) -> tuple:
 
 @dataclass(frozen=True)
 class _Kind:
-    """What one stock file holds and how its rows become records."""
+    """What one stock file holds, how its rows become records and where they go."""
 
     required: tuple[str, ...]
     read: tuple[str, ...]
     parse: Callable[[tuple[str, ...]], tuple]
     fields: tuple[str, ...]
+    table: Table
+    action: str  # the audit journal's name for importing such a file
+    companies_first: bool  # its rows name companies (the foreign key) before their own
 
 
 ESTABLISHMENTS = _Kind(ESTABLISHMENT_COLUMNS, ESTABLISHMENT_READ, _establishment,
-                       ESTABLISHMENT_FIELDS)
-COMPANIES = _Kind(COMPANY_COLUMNS, COMPANY_READ, _company, COMPANY_FIELDS)
+                       ESTABLISHMENT_FIELDS, Establishment.__table__,
+                       "directory.import_establishments", companies_first=True)
+COMPANIES = _Kind(COMPANY_COLUMNS, COMPANY_READ, _company, COMPANY_FIELDS, Company.__table__,
+                  "directory.import_companies", companies_first=False)
 
 
 def _decoded_lines(stream: BinaryIO) -> Iterator[str]:
@@ -247,18 +252,16 @@ class DirectoryImporter:
                          set_aside: Callable[[RowError], None] | None = None) -> ImportReport:
         """Import a StockUniteLegale-style file: company names by SIREN."""
         report = ImportReport(file=name, max_errors=max_errors, set_aside=set_aside)
-        return self._import(stream, report, COMPANIES, Company.__table__,
-                            self._write_companies, "directory.import_companies")
+        return self._import(stream, report, COMPANIES, self._write_companies)
 
     def import_establishments(self, stream: BinaryIO, name: str, max_errors: int = 0,
                               set_aside: Callable[[RowError], None] | None = None,
                               ) -> ImportReport:
         """Import a StockEtablissement-style file."""
         report = ImportReport(file=name, max_errors=max_errors, set_aside=set_aside)
-        return self._import(stream, report, ESTABLISHMENTS, Establishment.__table__,
-                            self._write_establishments, "directory.import_establishments")
+        return self._import(stream, report, ESTABLISHMENTS, self._write_establishments)
 
-    def _import(self, stream, report, kind: _Kind, table, write, action) -> ImportReport:
+    def _import(self, stream, report, kind: _Kind, write) -> ImportReport:
         """Parse each row, write valid rows (COPY then one merge on PostgreSQL, batches
         elsewhere), undo everything if the file is unreadable or holds more bad rows than
         allowed."""
@@ -278,8 +281,8 @@ class DirectoryImporter:
             if not report.ok:  # past the allowed bad rows nothing is written
                 continue
             if bulk:
-                staged = staged or StagedMerge(self._session, table, columns[0], columns,
-                                               companies_first=table is not Company.__table__)
+                staged = staged or StagedMerge(self._session, kind.table, columns[0], columns,
+                                               companies_first=kind.companies_first)
                 staged.add(line, record)
                 continue
             batch[record[0]] = dict(zip(columns, record, strict=True))  # last row wins
@@ -292,7 +295,7 @@ class DirectoryImporter:
                 staged.abandon()
         elif report.ok:
             write(batch, report)
-        return self._finish(action, report)
+        return self._finish(kind.action, report)
 
     def _changed(self, table, key: str, batch: dict[str, dict],
                  report: ImportReport) -> list[dict]:
